@@ -1,0 +1,1 @@
+// Emu3 module.

@@ -1,0 +1,1 @@
+// EmuTraining module.

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI). Numeric tests need optimized code, so tests build in
+# release with testability enabled. Slow suites run only with EMU_SLOW_TESTS=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build
+swift test -c release -Xswiftc -enable-testing "$@"
