@@ -1,3 +1,5 @@
+import CEmuKernels
+
 /// Matrix products. `linear` is the model's workhorse: its weight may stay bf16/f16 (widened in
 /// the kernel) so memory-mapped checkpoints are used in place.
 extension Tensor {
@@ -11,20 +13,21 @@ extension Tensor {
         guard let batch = Tensor.broadcastShape(batchA, batchB) else {
             preconditionFailure("matmul batch dims do not broadcast: \(shape) x \(other.shape)")
         }
-        let a = self.to(.float32), b = other.to(.float32)
-        let out = Tensor(zeros: batch + [m, n])
         let batchCount = Tensor.elementCount(batch)
         let ca = Tensor.elementCount(batchA), cb = Tensor.elementCount(batchB)
-        let pa = a.floats.baseAddress!, pb = b.floats.baseAddress!, pc = out.mutableFloats.baseAddress!
+        precondition((ca == 1 || ca == batchCount) && (cb == 1 || cb == batchCount),
+                     "matmul supports equal batches or a batch of one: \(shape) x \(other.shape)")
+        let a = self.to(.float32), b = other.to(.float32)
+        let out = Tensor(uninitialized: batch + [m, n])
+        let pa = a.floatPointer, pb = b.floatPointer, pc = out.mutableFloatPointer
         withExtendedLifetime((a, b, out)) {
-        for bi in 0..<batchCount {
-            // Broadcast only supports equal batches or a batch of one on either side.
-            let ia = ca == 1 ? 0 : bi, ib = cb == 1 ? 0 : bi
-            Kernels.gemm(m: m, n: n, k: k,
-                         a: pa + ia * m * k, lda: k, transposeA: false,
-                         b: pb + ib * k * n, ldb: n, transposeB: false,
-                         c: pc + bi * m * n, ldc: n, accumulate: false)
-        }
+            for bi in 0..<batchCount {
+                let ia = ca == 1 ? 0 : bi, ib = cb == 1 ? 0 : bi
+                Kernels.gemm(m: m, n: n, k: k,
+                             a: pa + ia * m * k, lda: k, transposeA: false,
+                             b: pb + ib * k * n, ldb: n, transposeB: false,
+                             c: pc + bi * m * n, ldc: n, accumulate: false)
+            }
         }
         let (x, y) = (self.detached(), other.detached())
         return Autograd.record(out, inputs: [self, other]) { g in
@@ -41,18 +44,27 @@ extension Tensor {
         let outFeatures = weight.shape[0]
         let rows = count / max(inFeatures, 1)
         let x = to(.float32)
-        let out = Tensor(zeros: Array(shape.dropLast()) + [outFeatures])
+        let out = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
         withExtendedLifetime(x) {
             Kernels.linear(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-                           x: x.floats.baseAddress!, weight: weight, bias: bias, out: out.mutableFloats.baseAddress!)
+                           x: x.floatPointer, weight: weight, bias: bias, out: out.mutableFloatPointer)
         }
         let (xd, wd) = (self.detached(), weight.detached())
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Autograd.record(out, inputs: inputs) { g in
-            let g2 = g.reshaped([rows, outFeatures])
-            let dx = g2.matmul(wd.to(.float32)).reshaped(xd.shape)
-            let dw = g2.transposedLastTwo().matmul(xd.reshaped([rows, inFeatures]))
+            let g2 = g.to(.float32).reshaped([rows, outFeatures])
+            let xf = xd.to(.float32)
+            // dx = g W (W stays in its dtype, widened per panel); dW = g^T x.
+            let dx = Tensor(uninitialized: xd.shape)
+            let dw = Tensor(uninitialized: [outFeatures, inFeatures])
+            let (wk, wType) = Kernels.weightOperand(wd)
+            withExtendedLifetime((g2, xf, wk, dx, dw)) {
+                emu_sgemm(rows, inFeatures, outFeatures, g2.floatPointer, outFeatures, 0,
+                          wk.rawPointer, inFeatures, 0, wType, dx.mutableFloatPointer, inFeatures, 0)
+                emu_sgemm(outFeatures, inFeatures, rows, g2.floatPointer, outFeatures, 1,
+                          xf.rawPointer, inFeatures, 0, Int32(EMU_F32), dw.mutableFloatPointer, inFeatures, 0)
+            }
             var grads: [Tensor?] = [dx, dw]
             if bias != nil { grads.append(g2.summed(toShape: [outFeatures])) }
             return grads
@@ -60,24 +72,28 @@ extension Tensor {
     }
 }
 
-/// Low-level kernels behind the ops. Reference implementations here; fast paths live in
-/// `CEmuKernels` and are chosen at run time.
+/// Low-level kernels behind the ops; they call `CEmuKernels`, which picks AVX2+FMA or a
+/// portable path at run time.
 public enum Kernels {
-    /// C = A x B (or += when `accumulate`), row-major, with optional transposes.
+    /// Rows at or below this count use the streaming matvec kernel in `linear`; more use GEMM.
+    public static let matvecRowLimit = 4
+
+    /// C = A x B (or += when `accumulate`), row-major, with optional transposes; multi-threaded.
     public static func gemm(m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                             b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var acc: Float = accumulate ? c[i * ldc + j] : 0
-                for p in 0..<k {
-                    let av = transposeA ? a[p * lda + i] : a[i * lda + p]
-                    let bv = transposeB ? b[j * ldb + p] : b[p * ldb + j]
-                    acc += av * bv
-                }
-                c[i * ldc + j] = acc
-            }
+        emu_sgemm(m, n, k, a, lda, transposeA ? 1 : 0, UnsafeRawPointer(b), ldb, transposeB ? 1 : 0,
+                  Int32(EMU_F32), c, ldc, accumulate ? 1 : 0)
+    }
+
+    /// The weight as the kernels take it: f32/f16/bf16 stay as they are, others become f32.
+    static func weightOperand(_ weight: Tensor) -> (Tensor, Int32) {
+        switch weight.dtype {
+        case .float32: return (weight, Int32(EMU_F32))
+        case .float16: return (weight, Int32(EMU_F16))
+        case .bfloat16: return (weight, Int32(EMU_BF16))
+        default: return (weight.to(.float32), Int32(EMU_F32))
         }
     }
 
@@ -85,14 +101,32 @@ public enum Kernels {
     public static func linear(rows: Int, inFeatures: Int, outFeatures: Int,
                               x: UnsafePointer<Float>, weight: Tensor, bias: Tensor?,
                               out: UnsafeMutablePointer<Float>) {
-        let w = weight.to(.float32)
-        defer { withExtendedLifetime(w) {} }
-        gemm(m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, transposeA: false,
-             b: w.floats.baseAddress!, ldb: inFeatures, transposeB: true,
-             c: out, ldc: outFeatures, accumulate: false)
-        if let bias {
-            let bv = bias.to(.float32).floats
-            for r in 0..<rows { for o in 0..<outFeatures { out[r * outFeatures + o] += bv[o] } }
+        let (w, wType) = weightOperand(weight)
+        let b = bias?.to(.float32)
+        withExtendedLifetime((w, b)) {
+            if rows <= matvecRowLimit {
+                emu_matvec(rows, inFeatures, outFeatures, x, w.rawPointer, wType, b?.floatPointer, out)
+                return
+            }
+            emu_sgemm(rows, outFeatures, inFeatures, x, inFeatures, 0, w.rawPointer, inFeatures, 1, wType,
+                      out, outFeatures, 0)
+            if let b {
+                for r in 0..<rows {
+                    emu_binary_vv(Int32(EMU_ADD), out + r * outFeatures, b.floatPointer, out + r * outFeatures, outFeatures)
+                }
+            }
         }
+    }
+
+    /// Forces the portable scalar kernels (for tests of that path) or restores run-time dispatch.
+    public static func forceScalar(_ force: Bool) { emu_set_force_scalar(force ? 1 : 0) }
+
+    /// Whether kernels currently run the AVX2+FMA path.
+    public static var usesAVX2: Bool { emu_uses_avx2() != 0 }
+
+    /// Threads used by parallel kernels (default: the online CPUs).
+    public static var threadCount: Int {
+        get { Int(emu_get_num_threads()) }
+        set { emu_set_num_threads(Int32(newValue)) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CEmuKernels
 
 /// Softmax and the norms. Reductions accumulate in float32 over the normalized axis.
 extension Tensor {
@@ -6,15 +7,8 @@ extension Tensor {
     public func softmax() -> Tensor {
         let n = shape[rank - 1], rows = count / max(n, 1)
         let x = to(.float32)
-        let out = Tensor(zeros: shape)
-        let src = x.floats, dst = out.mutableFloats
-        for r in 0..<rows {
-            var m = -Float.infinity
-            for i in 0..<n { m = max(m, src[r * n + i]) }
-            var s: Float = 0
-            for i in 0..<n { let e = Foundation.exp(src[r * n + i] - m); dst[r * n + i] = e; s += e }
-            for i in 0..<n { dst[r * n + i] /= s }
-        }
+        let out = Tensor(uninitialized: shape)
+        withExtendedLifetime(x) { emu_softmax_rows(x.floatPointer, out.mutableFloatPointer, rows, n) }
         let y = out
         return Autograd.record(out, inputs: [self]) { g in
             // dx = y * (g - sum(g*y))
@@ -28,19 +22,11 @@ extension Tensor {
     public func logSoftmax() -> Tensor {
         let n = shape[rank - 1], rows = count / max(n, 1)
         let x = to(.float32)
-        let out = Tensor(zeros: shape)
-        let src = x.floats, dst = out.mutableFloats
-        for r in 0..<rows {
-            var m = -Float.infinity
-            for i in 0..<n { m = max(m, src[r * n + i]) }
-            var s: Float = 0
-            for i in 0..<n { s += Foundation.exp(src[r * n + i] - m) }
-            let lse = m + Foundation.log(s)
-            for i in 0..<n { dst[r * n + i] = src[r * n + i] - lse }
-        }
+        let out = Tensor(uninitialized: shape)
+        withExtendedLifetime(x) { emu_log_softmax_rows(x.floatPointer, out.mutableFloatPointer, rows, n) }
         let y = out
         return Autograd.record(out, inputs: [self]) { g in
-            let p = y.mapFloats { Foundation.exp($0) }
+            let p = y.unary(Int32(EMU_EXP))
             return [g.subtracting(p.multiplying(g.sumLastAxis(keepingDimension: true)))]
         }
     }
@@ -50,9 +36,9 @@ extension Tensor {
         let n = shape[rank - 1], rows = count / max(n, 1)
         let x = to(.float32)
         let outShape = keepingDimension ? Array(shape.dropLast()) + [1] : Array(shape.dropLast())
-        let out = Tensor(zeros: outShape)
-        let src = x.floats, dst = out.mutableFloats
-        for r in 0..<rows { var s: Float = 0; for i in 0..<n { s += src[r * n + i] }; dst[r] = s }
+        let out = Tensor(uninitialized: outShape)
+        let src = x.floatPointer, dst = out.mutableFloatPointer
+        withExtendedLifetime(x) { for r in 0..<rows { dst[r] = Float(emu_sum(src + r * n, n)) } }
         let full = shape
         return Autograd.record(out, inputs: [self]) { g in
             [Tensor(zeros: full).adding(g.reshaped(Array(full.dropLast()) + [1]))]
@@ -63,13 +49,10 @@ extension Tensor {
     public func rmsNorm(weight: Tensor, epsilon: Float) -> Tensor {
         let n = shape[rank - 1], rows = count / max(n, 1)
         let x = to(.float32), w = weight.to(.float32)
-        let out = Tensor(zeros: shape)
-        let src = x.floats, ws = w.floats, dst = out.mutableFloats
-        for r in 0..<rows {
-            var ss: Float = 0
-            for i in 0..<n { ss += src[r * n + i] * src[r * n + i] }
-            let inv = 1 / (ss / Float(n) + epsilon).squareRoot()
-            for i in 0..<n { dst[r * n + i] = src[r * n + i] * inv * ws[i] }
+        precondition(w.count == n, "rmsNorm: weight \(weight.shape) for rows of \(n)")
+        let out = Tensor(uninitialized: shape)
+        withExtendedLifetime((x, w)) {
+            emu_rms_norm_rows(x.floatPointer, w.floatPointer, out.mutableFloatPointer, rows, n, epsilon)
         }
         let (xd, wd) = (x.detached(), w.detached())
         return Autograd.record(out, inputs: [self, weight]) { g in
@@ -90,33 +73,68 @@ extension Tensor {
         let n = shape[0], c = shape[1]
         precondition(c % groups == 0, "groupNorm: \(c) channels not divisible by \(groups) groups")
         let spatial = count / max(n * c, 1)
-        let groupSize = c / groups * spatial
+        let perGroup = c / groups
         let x = to(.float32)
-        let out = Tensor(zeros: shape)
-        let src = x.floats, dst = out.mutableFloats
         let ws = weight?.to(.float32), bs = bias?.to(.float32)
-        for s in 0..<n {
-            for gi in 0..<groups {
-                let base = (s * c + gi * (c / groups)) * spatial
-                var mean: Double = 0
-                for i in 0..<groupSize { mean += Double(src[base + i]) }
-                mean /= Double(groupSize)
-                var variance: Double = 0
-                for i in 0..<groupSize { let d = Double(src[base + i]) - mean; variance += d * d }
-                variance /= Double(groupSize)
-                let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
-                for ch in 0..<(c / groups) {
-                    let channel = gi * (c / groups) + ch
-                    let scale = ws.map { $0.floats[channel] } ?? 1
-                    let shift = bs.map { $0.floats[channel] } ?? 0
-                    for i in 0..<spatial {
-                        let idx = base + ch * spatial + i
-                        dst[idx] = (src[idx] - Float(mean)) * inv * scale + shift
-                    }
-                }
-            }
+        let out = Tensor(uninitialized: shape)
+        var means = [Float](repeating: 0, count: n * groups), invs = means
+        let src = x.floatPointer, dst = out.mutableFloatPointer
+        withExtendedLifetime((x, ws, bs)) {
+            emu_group_stats(src, n * groups, perGroup * spatial, epsilon, &means, &invs)
+            for s in 0..<n { for ch in 0..<c {
+                let group = s * groups + ch / perGroup
+                let scale = invs[group] * (ws.map { $0.floatPointer[ch] } ?? 1)
+                let shift = (bs.map { $0.floatPointer[ch] } ?? 0) - means[group] * scale
+                let base = (s * c + ch) * spatial
+                emu_binary_vs(Int32(EMU_MUL), src + base, scale, dst + base, spatial)
+                emu_binary_vs(Int32(EMU_ADD), dst + base, shift, dst + base, spatial)
+            } }
         }
-        return out
+        var inputs = [self]
+        if let weight { inputs.append(weight) }
+        if let bias { inputs.append(bias) }
+        let (hasWeight, hasBias) = (weight != nil, bias != nil)
+        return Autograd.record(out, inputs: inputs) { g in
+            let gf = g.to(.float32)
+            let dx = Tensor(uninitialized: x.shape)
+            let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
+            let gs = gf.floatPointer, dxs = dx.mutableFloatPointer
+            let dws = dw.mutableFloatPointer, dbs = db.mutableFloatPointer
+            withExtendedLifetime((gf, x, ws, dx, dw, db)) {
+                for s in 0..<n { for gi in 0..<groups {
+                    let group = s * groups + gi
+                    let (mean, inv) = (means[group], invs[group])
+                    // With xhat = (x - mean) * inv and h = g * w:
+                    // dx = inv * (h - mean(h) - xhat * mean(h * xhat)).
+                    var sumH: Double = 0, sumHX: Double = 0
+                    for ch in (gi * perGroup)..<((gi + 1) * perGroup) {
+                        let wv = ws.map { $0.floatPointer[ch] } ?? 1
+                        let base = (s * c + ch) * spatial
+                        var sg: Float = 0, sgx: Float = 0
+                        for i in 0..<spatial {
+                            let xhat = (src[base + i] - mean) * inv
+                            sg += gs[base + i]; sgx += gs[base + i] * xhat
+                        }
+                        dbs[ch] += sg; dws[ch] += sgx
+                        sumH += Double(sg * wv); sumHX += Double(sgx * wv)
+                    }
+                    let size = Double(perGroup * spatial)
+                    let meanH = Float(sumH / size), meanHX = Float(sumHX / size)
+                    for ch in (gi * perGroup)..<((gi + 1) * perGroup) {
+                        let wv = ws.map { $0.floatPointer[ch] } ?? 1
+                        let base = (s * c + ch) * spatial
+                        for i in 0..<spatial {
+                            let xhat = (src[base + i] - mean) * inv
+                            dxs[base + i] = inv * (gs[base + i] * wv - meanH - xhat * meanHX)
+                        }
+                    }
+                } }
+            }
+            var grads: [Tensor?] = [dx]
+            if hasWeight { grads.append(dw) }
+            if hasBias { grads.append(db) }
+            return grads
+        }
     }
 
     /// BatchNorm in inference mode over channel dim 1, with running statistics.

@@ -10,6 +10,9 @@ extension Tensor {
         let inStrides = Tensor.contiguousStrides(shape)
         let strides = axes.map { inStrides[$0] }
         let src = x.floats, dst = out.mutableFloats
+        if axes.last == rank - 1 || (axes.last == rank - 2 && axes[rank - 2] == rank - 1) {
+            Tensor.permuteBlocks(src.baseAddress!, dst.baseAddress!, shape: shape, axes: axes)
+        } else {
         var index = [Int](repeating: 0, count: rank)
         var offset = 0
         for i in 0..<dst.count {
@@ -21,9 +24,53 @@ extension Tensor {
                 offset -= strides[d] * outShape[d]; index[d] = 0; d -= 1
             }
         }
+        }
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in axes.enumerated() { inverse[a] = i }
         return Autograd.record(out, inputs: [self]) { g in [g.permuted(inverse)] }
+    }
+
+    /// Fast permutes: the last axis stays last (contiguous runs are copied), or the last two
+    /// axes swap places at the end (2-D tile transposes of the trailing matrices).
+    static func permuteBlocks(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int], axes: [Int]) {
+        let rank = shape.count
+        let keepsLast = axes.last == rank - 1
+        // Outer output dims walked explicitly; the inner block is a run (or a rows x cols matrix).
+        let outerAxes = keepsLast ? Array(axes.dropLast()) : Array(axes.dropLast(2))
+        let inStrides = contiguousStrides(shape)
+        let outerShape = outerAxes.map { shape[$0] }
+        let outerStrides = outerAxes.map { inStrides[$0] }
+        let outerCount = elementCount(outerShape)
+        let (rows, cols) = keepsLast ? (1, shape[rank - 1]) : (shape[rank - 1], shape[rank - 2])
+        let block = rows * cols
+        var index = [Int](repeating: 0, count: outerAxes.count)
+        var offset = 0
+        for o in 0..<outerCount {
+            let out = dst + o * block
+            if keepsLast {
+                out.update(from: src + offset, count: cols)
+            } else {
+                // Input block is [cols][rows] (row stride `rows`... i.e. shape[rank-1]); output [rows][cols].
+                let inRowStride = shape[rank - 1]
+                var i0 = 0
+                while i0 < cols {
+                    let i1 = min(i0 + 32, cols)
+                    var j0 = 0
+                    while j0 < rows {
+                        let j1 = min(j0 + 32, rows)
+                        for i in i0..<i1 { for j in j0..<j1 { out[j * cols + i] = src[offset + i * inRowStride + j] } }
+                        j0 = j1
+                    }
+                    i0 = i1
+                }
+            }
+            var d = outerAxes.count - 1
+            while d >= 0 {
+                index[d] += 1; offset += outerStrides[d]
+                if index[d] < outerShape[d] { break }
+                offset -= outerStrides[d] * outerShape[d]; index[d] = 0; d -= 1
+            }
+        }
     }
 
     /// Swaps the last two dimensions.

@@ -154,3 +154,23 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape), \(dtype)) \(preview)"
     }
 }
+
+extension Tensor {
+    /// A float32 (or `dtype`) tensor whose elements are undefined: for kernels that write them all.
+    public init(uninitialized shape: [Int], dtype: DType = .float32) {
+        self.init(storage: TensorStorage(uninitializedByteCount: Tensor.elementCount(shape) * dtype.byteSize),
+                  shape: shape, dtype: dtype)
+    }
+
+    /// The first float32 element (no bounds; for kernels).
+    var floatPointer: UnsafeMutablePointer<Float> {
+        precondition(dtype == .float32, "floatPointer on a \(dtype) tensor")
+        return rawPointer.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The first float32 element of a writable tensor (for kernels filling a fresh output).
+    var mutableFloatPointer: UnsafeMutablePointer<Float> {
+        precondition(!storage.isReadOnly, "writing into read-only (memory-mapped) storage")
+        return floatPointer
+    }
+}

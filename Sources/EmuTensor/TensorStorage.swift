@@ -18,7 +18,13 @@ public final class TensorStorage: @unchecked Sendable {
     private let ownsBytes: Bool
 
     /// A new zero-filled buffer of `byteCount` bytes.
-    public init(byteCount: Int) {
+    public convenience init(byteCount: Int) {
+        self.init(uninitializedByteCount: byteCount)
+        memset(bytes, 0, max(byteCount, 1))
+    }
+
+    /// A new buffer whose contents are undefined, for kernels that write every element.
+    public init(uninitializedByteCount byteCount: Int) {
         let count = max(byteCount, 1)
         var raw: UnsafeMutableRawPointer? = nil
         #if canImport(Glibc)
@@ -27,7 +33,6 @@ public final class TensorStorage: @unchecked Sendable {
         #else
         raw = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
         #endif
-        memset(raw!, 0, count)
         self.bytes = raw!
         self.byteCount = byteCount
         self.isReadOnly = false
