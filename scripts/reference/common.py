@@ -53,3 +53,12 @@ def top_two_margin(scores: torch.Tensor) -> float:
         return float("inf")
     top = torch.topk(finite, 2).values
     return float(top[0] - top[1])
+
+
+def hub_name(name: str) -> str:
+    """In-memory module name -> the name save_pretrained writes (and the -hf checkpoints use)."""
+    for memory, hub in (("model.text_model.", "text_model.model."), ("model.vqmodel.", "vqmodel."),
+                        ("lm_head.", "text_model.lm_head.")):
+        if name.startswith(memory):
+            return hub + name[len(memory):]
+    raise ValueError(f"unexpected parameter name {name}")

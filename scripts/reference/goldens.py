@@ -11,6 +11,7 @@ from transformers import DynamicCache, Emu3ForConditionalGeneration, Emu3Process
 
 import common
 import tiny_model
+from common import hub_name
 
 # The brief requires every greedy step (and every nearest-code search) to win by more than 1e-3; we
 # select inputs with five times that, so float32 differences of another implementation (~1e-5) are
@@ -49,15 +50,6 @@ class Reference:
     @torch.no_grad()
     def logits(self, ids: list[int]) -> torch.Tensor:
         return self.model(input_ids=torch.tensor([ids])).logits[0]
-
-
-def hub_name(name: str) -> str:
-    """In-memory module name -> the name save_pretrained writes (and the -hf checkpoints use)."""
-    for memory, hub in (("model.text_model.", "text_model.model."), ("model.vqmodel.", "vqmodel."),
-                        ("lm_head.", "text_model.lm_head.")):
-        if name.startswith(memory):
-            return hub + name[len(memory):]
-    raise ValueError(name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,7 +58,11 @@ EXTRA_SPECIAL_TOKENS = {
 }
 
 
-def write_processor(directory: str, tokenizer_json: dict) -> Emu3Processor:
+TINY_IMAGE_PROCESSOR = dict(min_pixels=16 * 16, max_pixels=64 * 64, spatial_factor=SPATIAL_FACTOR)
+
+
+def write_processor(directory: str, tokenizer_json: dict, image_processor_kwargs: dict = TINY_IMAGE_PROCESSOR,
+                    model_max_length: int = tiny_model.TEXT_CONFIG["max_position_embeddings"]) -> Emu3Processor:
     """Tokenizer and image-processor files exactly as Emu3Processor.save_pretrained writes them."""
     staging = os.path.join(directory, ".staging")
     os.makedirs(staging, exist_ok=True)
@@ -73,15 +77,13 @@ def write_processor(directory: str, tokenizer_json: dict) -> Emu3Processor:
         clean_up_tokenization_spaces=False,
         extra_special_tokens=EXTRA_SPECIAL_TOKENS,
         padding_side="left",
-        model_max_length=tiny_model.TEXT_CONFIG["max_position_embeddings"],
+        model_max_length=model_max_length,
     )
     shutil.rmtree(staging)
     image_processor = Emu3ImageProcessor(
         image_mean=[0.5, 0.5, 0.5],
         image_std=[0.5, 0.5, 0.5],
-        min_pixels=16 * 16,
-        max_pixels=64 * 64,
-        spatial_factor=SPATIAL_FACTOR,
+        **image_processor_kwargs,
     )
     processor = Emu3Processor(image_processor, tokenizer, chat_template=CHAT_TEMPLATE)
     processor.save_pretrained(directory, save_jinja_files=False)

@@ -92,8 +92,24 @@ def build_tokenizer_json(bpe_vocab_size: int, codebook_size: int, seed: int) -> 
     )
     tokenizer.train_from_iterator(training_corpus(seed), trainer)
     trained = json.loads(tokenizer.to_str())
-    vocab = trained["model"]["vocab"]
-    merges = trained["model"]["merges"]
+    return assemble_tokenizer_json(trained["model"]["vocab"], trained["model"]["merges"], codebook_size)
+
+
+def filler_tokenizer_json(bpe_size: int, codebook_size: int) -> dict:
+    """A tokenizer with the real id layout but no merges: the 256 byte symbols, then unreachable filler
+    entries up to `bpe_size` (151,643 for the real Emu3), then the specials and visual tokens. Used for
+    random big checkpoints, where only the ids and the layout matter."""
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {symbol: index for index, symbol in enumerate(alphabet)}
+    for index in range(len(vocab), bpe_size):
+        vocab[f"<filler_{index}>"] = index
+    return assemble_tokenizer_json(vocab, [], codebook_size)
+
+
+def assemble_tokenizer_json(vocab: dict, merges: list, codebook_size: int) -> dict:
+    """Appends Emu3's specials and visual tokens to a byte-level BPE vocabulary (in the vocabulary and
+    as added tokens, like the -hf conversion) and returns the tokenizer.json dictionary."""
+    vocab = dict(vocab)
     base = len(vocab)
     assert sorted(vocab.values()) == list(range(base)), "BPE ids must be dense"
 
