@@ -9,7 +9,7 @@ struct DecoderLayer: Sendable {
     let mlp: GatedMLP                   // mlp.*
     let epsilon: Float
 
-    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightLookup) throws {
+    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightStore) throws {
         inputLayernorm = try weights.tensor(prefix + "input_layernorm.weight", shape: [c.hiddenSize])
         postAttentionLayernorm = try weights.tensor(prefix + "post_attention_layernorm.weight", shape: [c.hiddenSize])
         selfAttn = try SelfAttention(prefix: prefix + "self_attn.", configuration: c, weights: weights)
@@ -32,7 +32,7 @@ struct SelfAttention: Sendable {
     let heads: Int, kvHeads: Int, headDim: Int
     let ropeTheta: Float
 
-    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightLookup) throws {
+    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightStore) throws {
         let (qWidth, kvWidth) = (c.attentionHeads * c.headDim, c.keyValueHeads * c.headDim)
         qProj = try Projection(prefix + "q_proj.", out: qWidth, in: c.hiddenSize, bias: c.attentionBias, weights: weights)
         kProj = try Projection(prefix + "k_proj.", out: kvWidth, in: c.hiddenSize, bias: c.attentionBias, weights: weights)
@@ -69,7 +69,7 @@ struct SelfAttention: Sendable {
 struct GatedMLP: Sendable {
     let gateProj: Projection, upProj: Projection, downProj: Projection
 
-    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightLookup) throws {
+    init(prefix: String, configuration c: Transformer.Configuration, weights: WeightStore) throws {
         gateProj = try Projection(prefix + "gate_proj.", out: c.intermediateSize, in: c.hiddenSize, bias: c.mlpBias, weights: weights)
         upProj = try Projection(prefix + "up_proj.", out: c.intermediateSize, in: c.hiddenSize, bias: c.mlpBias, weights: weights)
         downProj = try Projection(prefix + "down_proj.", out: c.hiddenSize, in: c.intermediateSize, bias: c.mlpBias, weights: weights)
@@ -85,7 +85,7 @@ struct Projection: Sendable {
     let weight: Tensor
     let bias: Tensor?
 
-    init(_ prefix: String, out: Int, in inFeatures: Int, bias hasBias: Bool, weights: WeightLookup) throws {
+    init(_ prefix: String, out: Int, in inFeatures: Int, bias hasBias: Bool, weights: WeightStore) throws {
         weight = try weights.tensor(prefix + "weight", shape: [out, inFeatures])
         bias = hasBias ? try weights.tensor(prefix + "bias", shape: [out]) : nil
     }

@@ -1,4 +1,5 @@
 import EmuTensor
+import EmuIO
 
 /// The Emu3 decoder (`Emu3TextModel` plus its LM head): a Llama transformer over one token stream
 /// that mixes text, image and video tokens.
@@ -16,9 +17,15 @@ public struct Transformer: Sendable {
     let norm: Tensor             // norm.weight [hidden]
     let lmHead: Tensor           // lm_head.weight [vocab, hidden], untied
 
-    /// Builds the model from `weights`, where `model` names the decoder's own parameters and
-    /// `head` the LM head (their prefixes differ between checkpoint layouts).
-    public init(configuration c: Configuration, model: WeightLookup, head: WeightLookup) throws {
+    /// Builds the model from an Emu3 checkpoint's weights (hub or in-memory names, normalised by
+    /// `WeightStore` to `model.text_model.*` and `lm_head.*`).
+    public init(configuration: Configuration, checkpoint: WeightStore) throws {
+        try self.init(configuration: configuration, model: checkpoint.scoped("model.text_model."), head: checkpoint)
+    }
+
+    /// Builds the model from `model` (the decoder's own parameters, `embed_tokens.weight`, ...) and
+    /// `head` (holding `lm_head.weight`).
+    public init(configuration c: Configuration, model: WeightStore, head: WeightStore) throws {
         try c.validate()
         configuration = c
         embedTokens = try model.tensor("embed_tokens.weight", shape: [c.vocabularySize, c.hiddenSize])
