@@ -7,20 +7,6 @@ public protocol TextTokenizing: Sendable {
     func decode(_ ids: [Int]) throws -> String
 }
 
-/// A grid of vision-tokenizer codes, row-major: one image, or one latent frame of a video.
-public struct CodeGrid: Sendable, Equatable {
-    public var rows: Int
-    public var columns: Int
-    public var codes: [Int]
-
-    public init(rows: Int, columns: Int, codes: [Int]) {
-        precondition(codes.count == rows * columns, "\(codes.count) codes for a \(rows)x\(columns) grid")
-        self.rows = rows
-        self.columns = columns
-        self.codes = codes
-    }
-}
-
 /// The sequence layouts of Emu3 (the whole protocol between the codecs and the transformer):
 ///
 /// - image: `BOI "H*W" IMG` then H rows of (W visual tokens, EOL), then `EOF EOI`
@@ -86,12 +72,13 @@ public struct Processor: Sendable {
         [specials.beginOfSequence] + (try tokenizer.encode(text)) + (try imageHeader(rows: rows, columns: columns))
     }
 
-    /// The rows of `grid`, each closed by EOL (no header, no trailer).
-    public func gridTokens(_ grid: CodeGrid) throws -> [Int] {
+    /// The rows of latent frame `frame` of `codes`, each closed by EOL (no header, no trailer).
+    public func gridTokens(_ codes: VisionCodes, frame: Int = 0) throws -> [Int] {
         var ids: [Int] = []
-        ids.reserveCapacity(grid.rows * (grid.columns + 1))
-        for r in 0..<grid.rows {
-            for code in grid.codes[(r * grid.columns)..<((r + 1) * grid.columns)] {
+        ids.reserveCapacity(codes.height * (codes.width + 1))
+        for r in 0..<codes.height {
+            for c in 0..<codes.width {
+                let code = codes[frame, r, c]
                 guard visualTokens.indices.contains(code) else {
                     throw ProcessorError.codeOutOfRange(code: code, codebookSize: visualTokens.count)
                 }
@@ -102,15 +89,16 @@ public struct Processor: Sendable {
         return ids
     }
 
-    /// An image inside a sequence: `BOI "H*W" IMG` rows `EOF EOI`.
-    public func imageTokens(_ grid: CodeGrid) throws -> [Int] {
-        try imageHeader(rows: grid.rows, columns: grid.columns) + gridTokens(grid)
+    /// An image (one frame of codes) inside a sequence: `BOI "H*W" IMG` rows `EOF EOI`.
+    public func imageTokens(_ image: VisionCodes) throws -> [Int] {
+        guard image.frames == 1 else { throw ProcessorError.notAnImage(frames: image.frames) }
+        return try imageHeader(rows: image.height, columns: image.width) + gridTokens(image)
             + [specials.endOfFrame, specials.endOfImage]
     }
 
     /// A prompt in which each `<image>` placeholder of `text` is replaced by the next grid's
     /// image tokens, BOS first. Grids with no placeholder left go before the text, in order.
-    public func understandingPrompt(_ text: String, images: [CodeGrid], placeholder: String = "<image>") throws -> [Int] {
+    public func understandingPrompt(_ text: String, images: [VisionCodes], placeholder: String = "<image>") throws -> [Int] {
         var pieces = text.components(separatedBy: placeholder)
         let placeholders = pieces.count - 1
         guard placeholders <= images.count else {
@@ -126,15 +114,15 @@ public struct Processor: Sendable {
         return ids
     }
 
-    /// `BOS {text} BOI "H*W" IMG` then each given latent frame's rows and EOF: a video prompt, to
-    /// generate from scratch (`frames` empty) or to extend a clip.
-    public func videoPrompt(_ text: String, rows: Int, columns: Int, frames: [CodeGrid] = []) throws -> [Int] {
+    /// `BOS {text} BOI "H*W" IMG` then each latent frame of `clip` followed by EOF: a video prompt,
+    /// to generate from scratch (`clip` nil) or to extend a clip.
+    public func videoPrompt(_ text: String, rows: Int, columns: Int, clip: VisionCodes? = nil) throws -> [Int] {
         var ids = try textToImagePrompt(text, rows: rows, columns: columns)
-        for frame in frames {
-            guard frame.rows == rows, frame.columns == columns else {
-                throw ProcessorError.frameSizeMismatch(expected: "\(rows)x\(columns)", found: "\(frame.rows)x\(frame.columns)")
+        if let clip {
+            guard clip.height == rows, clip.width == columns else {
+                throw ProcessorError.frameSizeMismatch(expected: "\(rows)x\(columns)", found: "\(clip.height)x\(clip.width)")
             }
-            ids += try gridTokens(frame) + [specials.endOfFrame]
+            for frame in 0..<clip.frames { ids += try gridTokens(clip, frame: frame) + [specials.endOfFrame] }
         }
         return ids
     }
@@ -144,8 +132,8 @@ public struct Processor: Sendable {
     /// The code grid(s) in generated ids: rows of visual tokens closed by EOL, frames closed by EOF,
     /// then optionally EOI and EOS (anything after EOS is ignored). Every row must have `columns`
     /// codes and every frame `rows` rows; a trailing frame that is cut short is an error.
-    public func grids(from ids: [Int], rows: Int, columns: Int) throws -> [CodeGrid] {
-        var frames: [CodeGrid] = []
+    public func codes(from ids: [Int], rows: Int, columns: Int) throws -> VisionCodes {
+        var frames: [[Int]] = []
         var codes: [Int] = []
         var rowLength = 0
         var rowCount = 0
@@ -166,7 +154,7 @@ public struct Processor: Sendable {
                 guard rowLength == 0, rowCount == rows else {
                     throw ProcessorError.malformedGrid(offset: offset, reason: "EOF after \(rowCount) rows, expected \(rows)")
                 }
-                frames.append(CodeGrid(rows: rows, columns: columns, codes: codes))
+                frames.append(codes)
                 codes = []
                 rowCount = 0
             } else if id == specials.endOfImage || id == specials.endOfSequence {
@@ -179,10 +167,10 @@ public struct Processor: Sendable {
             guard rowLength == 0, rowCount == rows else {
                 throw ProcessorError.malformedGrid(offset: ids.count, reason: "image ends after \(rowCount) complete rows of \(rows)")
             }
-            frames.append(CodeGrid(rows: rows, columns: columns, codes: codes))
+            frames.append(codes)
         }
         guard !frames.isEmpty else { throw ProcessorError.malformedGrid(offset: 0, reason: "no image rows") }
-        return frames
+        return VisionCodes(frames: frames.count, height: rows, width: columns, values: frames.flatMap { $0 })
     }
 }
 
@@ -193,6 +181,7 @@ public enum ProcessorError: Error, Equatable, CustomStringConvertible {
     case codeOutOfRange(code: Int, codebookSize: Int)
     case placeholderCount(placeholders: Int, images: Int)
     case frameSizeMismatch(expected: String, found: String)
+    case notAnImage(frames: Int)
     case malformedGrid(offset: Int, reason: String)
 
     public var description: String {
@@ -204,6 +193,7 @@ public enum ProcessorError: Error, Equatable, CustomStringConvertible {
         case .placeholderCount(let placeholders, let images):
             return "the prompt has \(placeholders) image placeholders but \(images) images were given"
         case .frameSizeMismatch(let expected, let found): return "frame of \(found) codes in a video of \(expected)"
+        case .notAnImage(let frames): return "an image has one frame of codes, got \(frames)"
         case .malformedGrid(let offset, let reason): return "generated ids are not an image grid at offset \(offset): \(reason)"
         }
     }
