@@ -136,8 +136,9 @@ extension Transformer {
                 attentionBias: try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false,
                 mlpBias: try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false)
             // Only the default RoPE is implemented: refuse scaled variants instead of running them wrong.
-            if c.contains(.ropeScaling), try !c.decodeNil(forKey: .ropeScaling) {
-                throw TransformerError.unsupportedConfiguration("rope_scaling is not supported")
+            if let scaling = try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling),
+               let kind = scaling.ropeType ?? scaling.type, kind != "default" {
+                throw TransformerError.unsupportedConfiguration("rope_scaling type '\(kind)' is not supported")
             }
         }
 
@@ -155,6 +156,13 @@ extension Transformer {
             try c.encode(ropeTheta, forKey: .ropeTheta)
             try c.encode(attentionBias, forKey: .attentionBias)
             try c.encode(mlpBias, forKey: .mlpBias)
+        }
+
+        /// The part of `rope_scaling` that says which RoPE variant (`type` in older configs).
+        struct RopeScaling: Decodable {
+            var ropeType: String?
+            var type: String?
+            enum CodingKeys: String, CodingKey { case ropeType = "rope_type", type }
         }
 
         func validate() throws {
