@@ -46,6 +46,8 @@ public struct ChatRequest: Codable, Sendable, Equatable {
     public var promptIDs: [Int]?
     /// Base64 PNG, JPEG or GIF images, placed before the text (or at `<image>` placeholders with `raw`).
     public var images: [String]?
+    /// An optional system message, before the user turn in the chat template.
+    public var system: String?
     /// Use `prompt` verbatim (no chat template).
     public var raw: Bool?
     public var maxNewTokens: Int?
@@ -53,16 +55,17 @@ public struct ChatRequest: Codable, Sendable, Equatable {
     public var sampling: SamplingFields
 
     enum CodingKeys: String, CodingKey {
-        case prompt, images, raw, stream
+        case prompt, images, system, raw, stream
         case promptIDs = "prompt_ids"
         case maxNewTokens = "max_new_tokens"
     }
 
-    public init(prompt: String? = nil, promptIDs: [Int]? = nil, images: [String]? = nil, raw: Bool? = nil,
-                maxNewTokens: Int? = nil, stream: Bool? = nil, sampling: SamplingFields = SamplingFields()) {
+    public init(prompt: String? = nil, promptIDs: [Int]? = nil, images: [String]? = nil, system: String? = nil,
+                raw: Bool? = nil, maxNewTokens: Int? = nil, stream: Bool? = nil, sampling: SamplingFields = SamplingFields()) {
         self.prompt = prompt
         self.promptIDs = promptIDs
         self.images = images
+        self.system = system
         self.raw = raw
         self.maxNewTokens = maxNewTokens
         self.stream = stream
@@ -74,6 +77,7 @@ public struct ChatRequest: Codable, Sendable, Equatable {
         prompt = try c.decodeIfPresent(String.self, forKey: .prompt)
         promptIDs = try c.decodeIfPresent([Int].self, forKey: .promptIDs)
         images = try c.decodeIfPresent([String].self, forKey: .images)
+        system = try c.decodeIfPresent(String.self, forKey: .system)
         raw = try c.decodeIfPresent(Bool.self, forKey: .raw)
         maxNewTokens = try c.decodeIfPresent(Int.self, forKey: .maxNewTokens)
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
@@ -85,6 +89,7 @@ public struct ChatRequest: Codable, Sendable, Equatable {
         try c.encodeIfPresent(prompt, forKey: .prompt)
         try c.encodeIfPresent(promptIDs, forKey: .promptIDs)
         try c.encodeIfPresent(images, forKey: .images)
+        try c.encodeIfPresent(system, forKey: .system)
         try c.encodeIfPresent(raw, forKey: .raw)
         try c.encodeIfPresent(maxNewTokens, forKey: .maxNewTokens)
         try c.encodeIfPresent(stream, forKey: .stream)

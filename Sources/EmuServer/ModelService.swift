@@ -108,7 +108,8 @@ public actor ModelService {
             grids.append(try codes(ofEncodedImage: encoded, field: "images[\(index)]"))
         }
         let processor = try pipeline.processor(spatialFactor: spatialFactor())
-        return try pipeline.chatPrompt(text, images: grids, raw: request.raw ?? false, processor: processor)
+        return try pipeline.chatPrompt(text, images: grids, system: request.system, raw: request.raw ?? false,
+                                       processor: processor)
     }
 
     // MARK: Image generation

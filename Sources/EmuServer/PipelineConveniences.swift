@@ -21,15 +21,18 @@ extension Emu3Pipeline {
     }
 
     /// The chat prompt ids for `text` and the code grids of `images`: the checkpoint's chat template
-    /// (one user turn, images first, with the generation cue) unless `raw` or the checkpoint has none;
-    /// then `<image>` placeholders are replaced by the images' tokens (see `Processor.understandingPrompt`).
-    func chatPrompt(_ text: String, images: [VisionCodes], raw: Bool, processor: Processor) throws -> [Int] {
+    /// (an optional system turn, then one user turn with the images first, then the generation cue)
+    /// unless `raw` or the checkpoint has none; then `<image>` placeholders are replaced by the
+    /// images' tokens (see `Processor.understandingPrompt`).
+    func chatPrompt(_ text: String, images: [VisionCodes], system: String?, raw: Bool, processor: Processor) throws -> [Int] {
         guard !raw, let source = chatTemplate else {
-            return try processor.understandingPrompt(text, images: images)
+            return try processor.understandingPrompt((system.map { $0 + " " } ?? "") + text, images: images)
         }
         let template = try ChatTemplate(source)
-        let message = ChatTemplate.Message(role: "user", content: images.map { _ in .image } + [.text(text)])
-        return try processor.understandingPrompt(template.render([message]), images: images)
+        var messages: [ChatTemplate.Message] = []
+        if let system { messages.append(ChatTemplate.Message(role: "system", content: [.text(system)])) }
+        messages.append(ChatTemplate.Message(role: "user", content: images.map { _ in .image } + [.text(text)]))
+        return try processor.understandingPrompt(template.render(messages), images: images)
     }
 
     /// Pixels [3, H, W] of `image` rescaled and normalized as the preprocessor says. Sizes must already
