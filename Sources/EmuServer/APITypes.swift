@@ -98,7 +98,7 @@ public struct ChatRequest: Codable, Sendable, Equatable {
 }
 
 public struct ChatResponse: Codable, Sendable, Equatable {
-    /// The generated text (null when the checkpoint has no text tokenizer).
+    /// The generated text (absent when the checkpoint has no text tokenizer).
     public var text: String?
     /// The generated ids, after the prompt (EOS included when it ended the answer).
     public var ids: [Int]
