@@ -74,10 +74,9 @@ public struct Emu3Pipeline: Sendable {
         chatTemplate = Emu3Pipeline.chatTemplate(in: directory)
     }
 
-    /// The processor of this checkpoint's layouts (needs the text tokenizer and the vision tokenizer's
-    /// spatial factor, or `spatialFactor` when the vision tokenizer was not loaded).
+    /// The processor of this checkpoint's layouts, with the vision tokenizer's spatial factor, or
+    /// `spatialFactor` when the vision tokenizer was not loaded.
     public func processor(spatialFactor: Int? = nil) throws -> Processor {
-        guard let tokenizer else { throw PipelineError.missingComponent("text tokenizer (tokenizer.json)") }
         guard let factor = spatialFactor ?? visionTokenizer?.spatialFactor else {
             throw PipelineError.missingComponent("vision tokenizer")
         }
