@@ -58,8 +58,32 @@ def describe(tensors):
     return out
 
 
+def write_configs():
+    """transformers' own serialisation of Emu3 configs: its defaults, and a tiny custom one."""
+    from transformers import Emu3Config
+    from transformers.models.emu3.image_processing_emu3 import Emu3ImageProcessor
+
+    vocabulary = {"<image>": 7, "<|visual token 000000|>": 10, "<|visual token 000001|>": 11}
+    defaults = Emu3Config(vocabulary_map=vocabulary)
+    (OUT / "hf_default_config.json").write_text(defaults.to_json_string(use_diff=False))
+    tiny = Emu3Config(
+        vocabulary_map=vocabulary,
+        text_config=dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         rms_norm_eps=1e-6, rope_theta=10000.0, attention_bias=True, pad_token_id=0,
+                         bos_token_id=1, eos_token_id=2),
+        vq_config=dict(codebook_size=16, embed_dim=4, latent_channels=4, base_channels=32,
+                       channel_multiplier=[1, 2], num_res_blocks=1, attn_resolutions=[], hidden_size=64,
+                       temporal_downsample_factor=2),
+    )
+    (OUT / "hf_tiny_config.json").write_text(tiny.to_json_string(use_diff=True))
+    processor = Emu3ImageProcessor(min_pixels=64 * 64, max_pixels=128 * 128, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    (OUT / "hf_preprocessor_config.json").write_text(processor.to_json_string())
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    write_configs()
     for stem, tensors in [("python_writer", tensors_of_tensor_dtypes()),
                           ("python_dtypes", tensors_with_converted_dtypes())]:
         save_file(tensors, str(OUT / f"{stem}.safetensors"), metadata={"format": "pt"})
