@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "EmuTokenizers"),
         .target(name: "Emu3", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers"]),
         .target(name: "EmuTraining", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers", "Emu3"]),
-        .target(name: "ShapesWorld", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers", "Emu3", "EmuTraining"]),
+        .target(name: "ShapesWorld", dependencies: ["EmuIO", "EmuTokenizers"]),
         .target(name: "EmuServer", dependencies: [
             "Emu3", "EmuIO", "EmuTokenizers",
             .product(name: "Hummingbird", package: "hummingbird"),
