@@ -1,0 +1,135 @@
+import Foundation
+import EmuTensor
+
+/// What the next-token trainer needs from a model: its named parameters (leaves of the autograd
+/// graph, float32, owned storage) and differentiable logits.
+public protocol NextTokenModel {
+    /// Trainable parameters by checkpoint name.
+    var parameters: [String: Tensor] { get }
+    /// Logits [batch * length, vocab] for `inputs` (batch rows of equal length), recorded for autograd.
+    func logits(forTraining inputs: [[Int]]) -> Tensor
+}
+
+/// Settings of one next-token training run.
+public struct TrainingConfiguration: Sendable, Codable, Equatable {
+    public var steps: Int
+    public var batchSize: Int
+    public var gradientAccumulation: Int
+    public var sequenceLength: Int
+    public var schedule: LearningRateSchedule
+    public var optimizer: AdamW.Configuration
+    public var maxGradientNorm: Float
+    public var seed: UInt64
+    public var evaluationInterval: Int
+    public var checkpointInterval: Int
+
+    public init(steps: Int, batchSize: Int = 8, gradientAccumulation: Int = 1, sequenceLength: Int = 512,
+                schedule: LearningRateSchedule? = nil, optimizer: AdamW.Configuration = .init(),
+                maxGradientNorm: Float = 1.0, seed: UInt64 = 0, evaluationInterval: Int = 0, checkpointInterval: Int = 0) {
+        self.steps = steps
+        self.batchSize = batchSize
+        self.gradientAccumulation = gradientAccumulation
+        self.sequenceLength = sequenceLength
+        self.schedule = schedule ?? LearningRateSchedule(peak: optimizer.learningRate, warmupSteps: max(steps / 20, 1), totalSteps: steps)
+        self.optimizer = optimizer
+        self.maxGradientNorm = maxGradientNorm
+        self.seed = seed
+        self.evaluationInterval = evaluationInterval
+        self.checkpointInterval = checkpointInterval
+    }
+}
+
+/// One optimizer step's measurements (a line of the JSONL metrics log).
+public struct StepMetrics: Sendable, Codable, Equatable {
+    public var step: Int
+    public var loss: Float
+    public var learningRate: Float
+    public var gradientNorm: Float
+    public var tokens: Int
+    public var seconds: Double
+    public var evaluationLoss: Float?
+}
+
+/// The one training loop for next-token models: micro-batches from packed rows in a deterministic
+/// order (a function of seed and step, so resuming replays the same data), weighted cross-entropy,
+/// gradient accumulation, global-norm clipping, AdamW on the warmup-cosine schedule.
+public final class NextTokenTrainer<Model: NextTokenModel> {
+    public let model: Model
+    public let configuration: TrainingConfiguration
+    public let optimizer: AdamW
+    let rows: [TrainingExample]
+    let packer: SequencePacker
+
+    /// `rows` are packed rows of `sequenceLength + 1` tokens (see `SequencePacker.pack`).
+    public init(model: Model, rows: [TrainingExample], configuration: TrainingConfiguration, paddingID: Int) {
+        precondition(!rows.isEmpty && rows.allSatisfy { $0.ids.count == configuration.sequenceLength + 1 },
+                     "trainer rows must be packed to sequenceLength + 1 tokens")
+        self.model = model
+        self.rows = rows
+        self.configuration = configuration
+        self.optimizer = AdamW(configuration: configuration.optimizer)
+        self.packer = SequencePacker(length: configuration.sequenceLength, paddingID: paddingID)
+    }
+
+    /// Completed optimizer steps.
+    public var step: Int { optimizer.step }
+
+    /// The rows of micro-batch `micro` of optimizer step `step`: epoch-wise deterministic shuffles.
+    func microBatch(step: Int, micro: Int) -> PackedBatch {
+        let perStep = configuration.batchSize * configuration.gradientAccumulation
+        let start = (step * perStep + micro * configuration.batchSize)
+        var picked: [TrainingExample] = []
+        var epochCache: (Int, [TrainingExample])? = nil
+        for k in 0..<configuration.batchSize {
+            let global = start + k
+            let epoch = global / rows.count
+            if epochCache?.0 != epoch { epochCache = (epoch, rows.deterministicallyShuffled(seed: configuration.seed, epoch: epoch)) }
+            picked.append(epochCache!.1[global % rows.count])
+        }
+        return packer.batches(picked, batchSize: picked.count)[0]
+    }
+
+    /// Mean weighted loss of `batch` without recording gradients.
+    public func evaluate(_ batches: [PackedBatch]) -> Float {
+        Autograd.withoutGradients {
+            var total: Float = 0, weight: Float = 0
+            for b in batches {
+                let w = b.weights.flatMap { $0 }
+                let sw = w.reduce(0, +)
+                guard sw > 0 else { continue }
+                let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs), targets: b.targets.flatMap { $0 }, weights: w)
+                total += loss.item * sw
+                weight += sw
+            }
+            return weight > 0 ? total / weight : 0
+        }
+    }
+
+    /// Runs one optimizer step and returns its metrics.
+    @discardableResult
+    public func trainStep() -> StepMetrics {
+        let started = Date()
+        let parameters = model.parameters
+        for p in parameters.values { p.zeroGradient() }
+        let micro = (0..<configuration.gradientAccumulation).map { microBatch(step: step, micro: $0) }
+        // Every micro-batch's loss is weighted by its share of the step's supervised weight, so
+        // accumulation equals one large batch.
+        let weightSums = micro.map { $0.weights.flatMap { $0 }.reduce(0, +) }
+        let totalWeight = max(weightSums.reduce(0, +), 1e-12)
+        var lossSum: Float = 0
+        var tokens = 0
+        for (b, sw) in zip(micro, weightSums) where sw > 0 {
+            let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs),
+                                         targets: b.targets.flatMap { $0 }, weights: b.weights.flatMap { $0 })
+            let share = sw / totalWeight
+            loss.scaled(by: share).backward()
+            lossSum += loss.item * share
+            tokens += b.batchSize * b.length
+        }
+        let norm = GradientClipping.clipGlobalNorm(parameters, maxNorm: configuration.maxGradientNorm)
+        let lr = configuration.schedule.rate(at: step)
+        Autograd.withoutGradients { optimizer.update(parameters, learningRate: lr) }
+        return StepMetrics(step: step, loss: lossSum, learningRate: lr, gradientNorm: norm, tokens: tokens,
+                           seconds: Date().timeIntervalSince(started), evaluationLoss: nil)
+    }
+}
