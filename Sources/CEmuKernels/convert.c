@@ -100,3 +100,16 @@ void emu_f32_to_bf16(const float *src, uint16_t *dst, long n) {
 }
 
 void emu_copy(void *dst, const void *src, long bytes) { memcpy(dst, src, (size_t)bytes); }
+
+typedef struct { char *dst; const char *src; long bytes, chunk; } copy_job;
+static void copy_task(void *context, long index) {
+    const copy_job *j = context;
+    long start = index * j->chunk, end = start + j->chunk < j->bytes ? start + j->chunk : j->bytes;
+    if (end > start) memcpy(j->dst + start, j->src + start, (size_t)(end - start));
+}
+void emu_copy_parallel(void *dst, const void *src, long bytes) {
+    long threads = emu_get_num_threads();
+    copy_job job = {dst, src, bytes, (bytes + threads - 1) / threads};
+    job.chunk = (job.chunk + 63) / 64 * 64;
+    emu_parallel_for(threads, copy_task, &job);
+}

@@ -94,7 +94,18 @@ void emu_attention_backward(const float *q, const float *k, const float *v, cons
                             float *dq, float *dk, float *dv,
                             long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
 
+/* ---- OpenBLAS, loaded at run time for comparisons (never required) ---- */
+/// 1 when libopenblas could be loaded and has cblas_sgemm.
+int emu_openblas_available(void);
+/// Sets OpenBLAS's thread count; 0 when unavailable.
+int emu_openblas_set_threads(int count);
+/// Row-major C = op(A) op(B) through OpenBLAS's cblas_sgemm; 0 when unavailable.
+int emu_openblas_sgemm(long m, long n, long k, const float *a, long lda, int transpose_a,
+                       const float *b, long ldb, int transpose_b, float *c, long ldc);
+
 /* ---- memory ---- */
 void emu_copy(void *dst, const void *src, long bytes);
+/// memcpy split in equal parts over the kernel threads (for bandwidth measurements).
+void emu_copy_parallel(void *dst, const void *src, long bytes);
 
 #endif
