@@ -11,62 +11,46 @@ struct VQCommand: ParsableCommand {
         subcommands: [VQEncode.self, VQDecode.self, VQRoundtrip.self, VQEncodeDataset.self])
 }
 
-/// The JSON of one encoded input (issue 3): frames x rows x columns of codes.
-struct EncodedCodesJSON: Codable {
-    var frames: Int
-    var height: Int
-    var width: Int
-    var pixelHeight: Int
-    var pixelWidth: Int
-    var codes: [[[Int]]]
-}
-
 enum VQMedia {
+    /// The bundled model, relative to the working directory or to the package the executable was
+    /// built in (`.build/<config>/emu`).
+    static let bundledModel = "Models/shapes-emu3"
+
+    static func modelDirectory(_ options: ModelOptions) throws -> String {
+        if let model = options.model { return model }
+        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(bundledModel)]
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            folder = folder.deletingLastPathComponent()
+            candidates.append(folder.appendingPathComponent(bundledModel))
+        }
+        candidates = candidates.reduce(into: []) { unique, url in
+            if !unique.contains(where: { $0.standardizedFileURL.path == url.standardizedFileURL.path }) { unique.append(url) }
+        }
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) else {
+            throw UserError("no --model DIR given and the bundled model \(bundledModel) is not there (looked in "
+                            + candidates.map(\.path).joined(separator: ", ") + ")")
+        }
+        return found.path
+    }
+
     static func pipeline(_ options: ModelOptions) throws -> VisionTokenizerPipeline {
-        guard let model = options.model else { throw UserError("--model DIR is required (there is no bundled model yet)") }
-        return try VisionTokenizerPipeline(directory: model)
-    }
-
-    /// A folder of frames or a multi-frame GIF is a video; any other image file is a still image.
-    static func read(_ path: String) throws -> [RGBImage] {
-        let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw UserError("\(path): no such file or folder")
+        let model = try modelDirectory(options)
+        do { return try VisionTokenizerPipeline(directory: model) } catch {
+            throw UserError("\(model): \(error)")
         }
-        if isDirectory.boolValue || url.pathExtension.lowercased() == "gif" { return try VideoFile.readFrames(url) }
-        return [try ImageFile.read(url)]
-    }
-
-    static func encode(_ pipeline: VisionTokenizerPipeline, _ frames: [RGBImage]) throws -> EncodedCodesJSON {
-        let (codes, h, w) = frames.count == 1 ? try pipeline.encode(image: frames[0]) : try pipeline.encode(frames: frames)
-        return EncodedCodesJSON(frames: codes.frames, height: codes.height, width: codes.width,
-                                pixelHeight: h, pixelWidth: w, codes: codes.nested)
-    }
-
-    /// Writes decoded frames: one image as PNG, several as GIF (`.gif`) or PNG frames (a folder).
-    static func write(_ frames: [RGBImage], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        switch url.pathExtension.lowercased() {
-        case "gif": try VideoFile.writeGIF(frames, delayCentiseconds: 10, to: url)
-        case "png":
-            guard frames.count == 1 else {
-                throw UserError("\(path): \(frames.count) frames need a .gif or a folder (PNG frames), not a .png")
-            }
-            try ImageFile.writePNG(frames[0], to: url)
-        case "": try VideoFile.writePNGFrames(frames, to: url)
-        default: throw UserError("\(path): the output must be .png, .gif or a folder")
-        }
-    }
-
-    static func decode(_ pipeline: VisionTokenizerPipeline, _ codes: VisionCodes, stillImage: Bool) throws -> [RGBImage] {
-        stillImage ? [try pipeline.decodeImage(codes)] : try pipeline.decodeFrames(codes)
     }
 }
 
 struct VQEncode: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "encode", abstract: "Codes of images (PNG, JPEG) and videos (a folder of frames or a GIF), each on its own.")
+        commandName: "encode",
+        abstract: "Codes of images (PNG, JPEG) and videos (a folder of frames or a GIF), each on its own.",
+        discussion: """
+            A video's frame count must be a multiple of the temporal factor (4): others are an error \
+            (no padding). A one-frame GIF or folder is a still image. --json prints {"frames", "height", \
+            "width", "pixelHeight", "pixelWidth", "codes": [[[...]]]} per input (an array for several).
+            """)
 
     @OptionGroup var options: ModelOptions
     @Argument(help: "Image files, GIFs or folders of frames.") var inputs: [String]
@@ -74,13 +58,14 @@ struct VQEncode: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let pipeline = try VQMedia.pipeline(options)
-            var results: [EncodedCodesJSON] = []
+            var results: [VisionEncoding] = []
             for input in inputs {
-                let encoded = try VQMedia.encode(pipeline, try VQMedia.read(input))
-                results.append(encoded)
+                let encoding = try pipeline.encode(file: URL(fileURLWithPath: input))
+                results.append(encoding)
                 if !options.json {
-                    print("\(input): \(encoded.frames)x\(encoded.height)x\(encoded.width) codes "
-                          + "(\(encoded.pixelWidth)x\(encoded.pixelHeight) pixels)")
+                    let c = encoding.codes
+                    print("\(input): \(c.frames)x\(c.height)x\(c.width) codes (\(encoding.pixelWidth)x\(encoding.pixelHeight) pixels)")
+                    for row in c.nested.joined() { print("  " + row.map(String.init).joined(separator: " ")) }
                 }
             }
             if options.json {
@@ -95,35 +80,45 @@ struct VQDecode: ParsableCommand {
         commandName: "decode", abstract: "Pixels of codes: an image (.png) or a video (.gif, or a folder of PNG frames).")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "JSON of `emu vq encode --json` (one object), or a bare [[[codes]]] array.") var codes: String
-    @Option(help: "OUT.png, OUT.gif or a folder.") var out: String
+    @Option(help: "JSON of `emu vq encode --json` (one object, or an array of one), or a bare [[[codes]]] array.")
+    var codes: String
+    @Option(help: "OUT.png (one frame of codes), OUT.gif or a folder (all decoded frames).") var out: String
+
+    struct Report: Codable { var out: String; var frames: Int; var width: Int; var height: Int }
 
     func run() throws {
         try runReportingErrors {
-            let pipeline = try VQMedia.pipeline(options)
             guard let data = FileManager.default.contents(atPath: codes) else { throw UserError("\(codes): cannot read") }
-            let decoder = JSONDecoder()
-            let nested: [[[Int]]]
-            if let object = try? decoder.decode(EncodedCodesJSON.self, from: data) {
-                nested = object.codes
-            } else if let bare = try? decoder.decode([[[Int]]].self, from: data) {
-                nested = bare
-            } else if let list = try? decoder.decode([EncodedCodesJSON].self, from: data), list.count == 1 {
-                nested = list[0].codes
-            } else {
-                throw UserError("\(codes): expected one `emu vq encode --json` object or a [[[codes]]] array")
+            let grid = try Self.parse(data, file: codes)
+            let pipeline = try VQMedia.pipeline(options)
+            let stillImage = URL(fileURLWithPath: out).pathExtension.lowercased() == "png"
+            if stillImage && grid.frames != 1 {
+                throw UserError("\(codes): \(grid.frames) frames of codes decode to a video; write a .gif or a folder")
             }
-            guard let grid = VisionCodes(nested: nested) else { throw UserError("\(codes): the code rows are empty or ragged") }
-            let stillImage = grid.frames == 1 && URL(fileURLWithPath: out).pathExtension.lowercased() == "png"
-            let frames = try VQMedia.decode(pipeline, grid, stillImage: stillImage)
-            try VQMedia.write(frames, to: out)
-            if options.json {
-                try Output.printJSON(["out": out, "frames": "\(frames.count)",
-                                      "width": "\(frames[0].width)", "height": "\(frames[0].height)"])
-            } else {
-                print("wrote \(out): \(frames.count) frame(s) of \(frames[0].width)x\(frames[0].height)")
+            let frames = try pipeline.decode(grid, stillImage: stillImage)
+            try VisionTokenizerPipeline.writeMedia(frames, to: URL(fileURLWithPath: out))
+            let report = Report(out: out, frames: frames.count, width: frames[0].width, height: frames[0].height)
+            if options.json { try Output.printJSON(report) } else {
+                print("wrote \(out): \(report.frames) frame(s) of \(report.width)x\(report.height)")
             }
         }
+    }
+
+    static func parse(_ data: Data, file: String) throws -> VisionCodes {
+        let decoder = JSONDecoder()
+        if let object = try? decoder.decode(VisionEncoding.self, from: data) { return object.codes }
+        if let list = try? decoder.decode([VisionEncoding].self, from: data) {
+            guard list.count == 1 else { throw UserError("\(file): \(list.count) encodings; decode takes one") }
+            return list[0].codes
+        }
+        if let bare = try? decoder.decode([[[Int]]].self, from: data) {
+            guard let grid = VisionCodes(nested: bare) else { throw UserError("\(file): the code rows are empty or ragged") }
+            return grid
+        }
+        do { _ = try decoder.decode(VisionEncoding.self, from: data) } catch {
+            throw UserError("\(file): not the JSON of `emu vq encode --json` nor a [[[codes]]] array (\(error))")
+        }
+        throw UserError("\(file): unreadable codes")
     }
 }
 
@@ -140,19 +135,14 @@ struct VQRoundtrip: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let pipeline = try VQMedia.pipeline(options)
-            let frames = try VQMedia.read(input)
-            let stillImage = frames.count == 1
-            let (codes, h, w) = stillImage ? try pipeline.encode(image: frames[0]) : try pipeline.encode(frames: frames)
-            let decoded = try VQMedia.decode(pipeline, codes, stillImage: stillImage)
-            try VQMedia.write(decoded, to: out)
-            // PSNR against the input as the tokenizer saw it (resized), averaged over frames.
-            let references = frames.map { BicubicResize.resize($0, width: w, height: h) }
-            let scores = zip(references, decoded).map { VisionTokenizerPipeline.psnr($0, $1) }
-            let psnr = scores.reduce(0, +) / Double(max(scores.count, 1))
-            if options.json {
-                try Output.printJSON(Report(psnr: psnr, frames: decoded.count, pixelWidth: w, pixelHeight: h, out: out))
-            } else {
-                print(String(format: "PSNR %.2f dB (%dx%d, %d frame(s)) -> %@", psnr, w, h, decoded.count, out))
+            let frames = try VisionTokenizerPipeline.readMedia(URL(fileURLWithPath: input))
+            let (encoding, decoded, psnr) = try pipeline.roundTrip(frames)
+            try VisionTokenizerPipeline.writeMedia(decoded, to: URL(fileURLWithPath: out))
+            let report = Report(psnr: psnr.isFinite ? psnr : 999, frames: decoded.count,
+                                pixelWidth: encoding.pixelWidth, pixelHeight: encoding.pixelHeight, out: out)
+            if options.json { try Output.printJSON(report) } else {
+                print(String(format: "PSNR %.2f dB (%dx%d, %d frame(s)) -> %@", psnr, report.pixelWidth,
+                             report.pixelHeight, report.frames, out))
             }
         }
     }
@@ -161,47 +151,29 @@ struct VQRoundtrip: ParsableCommand {
 struct VQEncodeDataset: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode-dataset",
-        abstract: "Encode every image/GIF under a folder into code shards (resumable; see VisionCodeShardWriter).")
+        abstract: "Encode every image/GIF under a folder into code shards (resumable).",
+        discussion: "Output: codes-NNNNN.safetensors shards and index.jsonl (format: VisionCodeShards). "
+            + "Running again skips the files already in the index.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Folder of images (.png, .jpg, .jpeg, .gif), searched recursively.") var input: String
-    @Option(help: "Output folder: codes-NNNNN.safetensors shards and index.jsonl.") var output: String
+    @Option(help: "Folder of images (.png, .jpg, .jpeg) and GIF videos, searched recursively.") var input: String
+    @Option(help: "Output folder of shards.") var output: String
     @Option(help: "Items per shard.") var itemsPerShard = 256
-
-    struct Report: Codable { var items: Int; var encoded: Int; var skipped: Int; var output: String }
 
     func run() throws {
         try runReportingErrors {
             guard itemsPerShard > 0 else { throw UserError("--items-per-shard must be positive") }
-            let pipeline = try VQMedia.pipeline(options)
-            let root = URL(fileURLWithPath: input)
-            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil,
-                                                               options: [.skipsHiddenFiles]) else {
-                throw UserError("\(input): not a readable folder")
-            }
-            let extensions: Set<String> = ["png", "jpg", "jpeg", "gif"]
-            let rootPath = root.standardizedFileURL.path
-            var sources: [String] = []
-            for case let url as URL in walker where extensions.contains(url.pathExtension.lowercased()) {
-                sources.append(String(url.standardizedFileURL.path.dropFirst(rootPath.count + 1)))
-            }
-            sources.sort()
-            let writer = try VisionCodeShardWriter(folder: URL(fileURLWithPath: output), itemsPerShard: itemsPerShard)
-            let done = writer.encodedSources
-            let todo = sources.filter { !done.contains($0) }
-            if !options.json { Output.log("\(sources.count) files, \(sources.count - todo.count) already encoded") }
-            let progress = ProgressBar(total: todo.count, label: "encoding", unit: "img")
-            for source in todo {
-                let frames = try VQMedia.read(root.appendingPathComponent(source).path)
-                let (codes, h, w) = frames.count == 1 ? try pipeline.encode(image: frames[0]) : try pipeline.encode(frames: frames)
-                try writer.append(source: source, codes: codes, pixelHeight: h, pixelWidth: w)
-                progress.advance()
-            }
-            try writer.flush()
+            let inputURL = URL(fileURLWithPath: input), outputURL = URL(fileURLWithPath: output)
+            let sources = try VisionDatasetEncoder.mediaFiles(in: inputURL)
+            let already = Set(try VisionCodeShards.readIndex(outputURL).map(\.source))
+            let todo = sources.filter { !already.contains($0) }.count
+            let encoder = VisionDatasetEncoder(pipeline: try VQMedia.pipeline(options), itemsPerShard: itemsPerShard)
+            Output.log("\(sources.count) files under \(input), \(sources.count - todo) already in \(output)")
+            let progress = ProgressBar(total: todo, label: "encoding", unit: "file")
+            let summary = try encoder.encode(input: inputURL, output: outputURL) { _, _, _ in progress.advance() }
             progress.finish()
-            let report = Report(items: writer.entries.count, encoded: todo.count, skipped: sources.count - todo.count, output: output)
-            if options.json { try Output.printJSON(report) } else {
-                print("\(report.encoded) encoded, \(report.skipped) skipped, \(report.items) items in \(output)")
+            if options.json { try Output.printJSON(summary) } else {
+                print("\(summary.encoded) encoded, \(summary.skipped) skipped, \(summary.items) items in \(output)")
             }
         }
     }
