@@ -5,9 +5,12 @@ import EmuTensor
 struct VQWeightReader {
     let store: WeightStore
     let layout: VisionTokenizerLayout
+    /// When set, weights are made by it (name, shape) instead of read: random-weight benchmarks.
+    var synthesize: ((String, [Int]) -> Tensor)? = nil
 
     /// The float32 tensor `name` (a transformers name), which must have `shape` (nil: any shape).
     mutating func take(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        if let synthesize, let shape { return synthesize(name, shape) }
         let key = layout == .baai ? VisionTokenizerLayout.baaiName(forTransformersName: name) : name
         let raw: Tensor
         do { raw = try store.tensor(key) } catch {
@@ -25,6 +28,7 @@ struct VQWeightReader {
 
     /// Throws naming the first (sorted) weight nobody took.
     func checkAllTaken() throws {
+        if synthesize != nil { return }
         if let extra = store.unusedNames().first { throw VisionTokenizerError.unexpectedWeight(store.prefix + extra) }
     }
 }

@@ -20,9 +20,24 @@ public struct VisionTokenizer: Sendable {
     /// A missing, misshapen or surplus weight is an error that names it.
     public init(configuration: VisionTokenizerConfiguration, weights: WeightStore,
                 layout: VisionTokenizerLayout? = nil) throws {
+        try self.init(configuration: configuration,
+                      reader: VQWeightReader(store: weights, layout: layout ?? VisionTokenizerLayout.detect(weights)))
+    }
+
+    /// A network with random weights of the given shape (for benchmarks): convolutions and
+    /// projections uniform in ±1/sqrt(fan-in) as PyTorch initializes them, norms at identity,
+    /// codebook uniform in ±1/codebook size. Deterministic for a seed.
+    public init(randomWeightsFor configuration: VisionTokenizerConfiguration, seed: UInt64 = 0) throws {
+        var reader = VQWeightReader(store: try WeightStore(tensors: [:]), layout: .transformers)
+        let counter = RandomWeightSource(seed: seed)
+        reader.synthesize = { name, shape in counter.tensor(name: name, shape: shape, codebookSize: configuration.codebookSize) }
+        try self.init(configuration: configuration, reader: reader)
+    }
+
+    private init(configuration: VisionTokenizerConfiguration, reader: VQWeightReader) throws {
         try configuration.validate()
         self.configuration = configuration
-        var w = VQWeightReader(store: weights, layout: layout ?? VisionTokenizerLayout.detect(weights))
+        var w = reader
         let c = configuration
         encoder = try VQEncoder(&w, configuration: c)
         decoder = try VQDecoder(&w, configuration: c)
@@ -133,5 +148,32 @@ public struct VisionTokenizer: Sendable {
             x.permuted([0, 2, 1, 3, 4]).reshaped([frames, e, h, w])
         }
         return (perFrame(both.rows(0..<1)), perFrame(both.rows(1..<2)))
+    }
+}
+
+/// Random weights by name and shape for `VisionTokenizer(randomWeightsFor:)`.
+private final class RandomWeightSource {
+    private var random: SplitMix64
+
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
+
+    func tensor(name: String, shape: [Int], codebookSize: Int) -> Tensor {
+        let count = Tensor.elementCount(shape)
+        if name.hasSuffix("running_var") || (shape.count == 1 && name.hasSuffix(".weight")) {
+            return Tensor([Float](repeating: 1, count: count), shape: shape)  // norm scales, variances
+        }
+        if shape.count == 1 && !name.hasSuffix(".bias") || name.hasSuffix("running_mean") {
+            return Tensor([Float](repeating: 0, count: count), shape: shape)
+        }
+        let bound: Double
+        if name.hasPrefix("quantize.") {
+            bound = 1 / Double(codebookSize)
+        } else if shape.count == 1 {
+            bound = 0.01  // biases
+        } else {
+            bound = 1 / Double(shape.dropFirst().reduce(1, *)).squareRoot()
+        }
+        let values = (0..<count).map { _ in Float((random.nextUnitFloat() * 2 - 1) * bound) }
+        return Tensor(values, shape: shape)
     }
 }
