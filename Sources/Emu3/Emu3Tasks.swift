@@ -107,6 +107,6 @@ extension Emu3Pipeline {
                               stopTokens: [specials.endOfSequence]), onToken: onToken)
         guard let tokenizer else { throw ProcessorError.noTokenizer }
         let answer = result.ids.last == specials.endOfSequence ? Array(result.ids.dropLast()) : result.ids
-        return (result.ids, try tokenizer.decode(answer))
+        return (result.ids, try tokenizer.decode(answer, skipSpecialTokens: false))
     }
 }
