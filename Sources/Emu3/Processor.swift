@@ -8,6 +8,11 @@ public protocol TextTokenizing: Sendable {
     func decode(_ ids: [Int], skipSpecialTokens: Bool) throws -> String
 }
 
+extension TextTokenizing {
+    /// Decodes `ids` keeping special-token strings, as transformers' `decode` does by default.
+    public func decode(_ ids: [Int]) throws -> String { try decode(ids, skipSpecialTokens: false) }
+}
+
 extension BPETokenizer: TextTokenizing {}
 
 /// The sequence layouts of Emu3 (the whole protocol between the codecs and the transformer):
