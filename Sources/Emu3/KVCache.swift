@@ -119,7 +119,7 @@ public enum MemoryBudget {
     public static var availableBytes: Int {
         if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-           let kibibytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+           let kibibytes = line.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap({ Int($0) }) {
             return kibibytes * 1024
         }
         return Int(clamping: ProcessInfo.processInfo.physicalMemory)

@@ -18,6 +18,8 @@ struct BenchModelOptions: ParsableArguments {
     var size: Size = .m100
     @Option(name: .long, help: "Weight dtype: float32 or bfloat16.")
     var dtype = "float32"
+    @Option(name: .long, help: "Measure this checkpoint's transformer (weights as stored, memory-mapped) instead of random weights.")
+    var model: String?
     @Option(name: .long, help: "Prompt tokens to prefill.")
     var prompt = 128
     @Flag(name: .long, help: "Print one JSON document on stdout.")
@@ -31,27 +33,57 @@ struct BenchModelOptions: ParsableArguments {
     }
 
     var weightType: DType { DType(rawValue: dtype) ?? .float32 }
-    var configuration: Transformer.Configuration { BenchDecodeCommand.configuration(size) }
+    var label: String { model ?? size.rawValue }
 
-    func makeModel() throws -> Transformer {
-        let c = configuration
+    /// The transformer to measure and, for a checkpoint, the seconds it took to open.
+    func makeModel() throws -> (Transformer, loadSeconds: Double?) {
+        if let model {
+            let start = Date()
+            let pipeline = try Emu3Pipeline(directory: URL(fileURLWithPath: model), components: .transformer)
+            guard let transformer = pipeline.transformer else { throw UserError("--model \(model): no transformer") }
+            let seconds = Date().timeIntervalSince(start)
+            Output.log(String(format: "opened %@ (%.2fB parameters) in %.2f s; %@", model,
+                              Double(transformer.configuration.parameterCount) / 1e9, seconds, ProcessMemory.summary))
+            return (transformer, seconds)
+        }
+        let c = BenchDecodeCommand.configuration(size)
         Output.log("building \(size.rawValue) (\(c.parameterCount / 1_000_000)M parameters, \(dtype)) with random weights")
-        return try Transformer(configuration: c, checkpoint: try WeightStore(
-            tensors: BenchDecodeCommand.randomWeights(c, dtype: weightType)))
+        return (try Transformer(configuration: c, checkpoint: try WeightStore(
+            tensors: BenchDecodeCommand.randomWeights(c, dtype: weightType))), nil)
     }
 
     /// `count` ids drawn uniformly from the vocabulary (seeded).
-    func randomIDs(_ count: Int, seed: UInt64 = 1) -> [Int] {
+    func randomIDs(_ count: Int, vocabularySize: Int, seed: UInt64 = 1) -> [Int] {
         var random = SplitMix64(seed: seed)
-        return (0..<count).map { _ in Int(random.next() % UInt64(configuration.vocabularySize)) }
+        return (0..<count).map { _ in Int(random.next() % UInt64(vocabularySize)) }
     }
 
-    /// An untimed prefill and two decode steps on a throwaway cache: pages in the weights, fills
-    /// the allocator and the thread pool before anything is timed.
+    /// An untimed 4-token prefill and a decode step on a throwaway cache: pages in the weights,
+    /// fills the allocator and the thread pool before anything is timed.
     func warmUp(_ model: Transformer) throws {
         let cache = model.makeCache(capacity: 16)
-        _ = try model.forward(randomIDs(8, seed: 7), cache: cache)
-        for id in randomIDs(2, seed: 8) { _ = try model.forward([id], cache: cache) }
+        let vocabularySize = model.configuration.vocabularySize
+        _ = try model.forward(randomIDs(4, vocabularySize: vocabularySize, seed: 7), cache: cache)
+        _ = try model.forward(randomIDs(1, vocabularySize: vocabularySize, seed: 8), cache: cache)
+    }
+}
+
+/// Resident memory of this process from /proc/self/status (Linux; nil elsewhere).
+enum ProcessMemory {
+    /// (VmRSS, VmHWM) in bytes.
+    static var current: (resident: Int, peak: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Int? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+                .flatMap { $0.split(whereSeparator: \.isWhitespace).dropFirst().first }.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        guard let resident = field("VmRSS"), let peak = field("VmHWM") else { return nil }
+        return (resident, peak)
+    }
+
+    static var summary: String {
+        guard let (resident, peak) = current else { return "resident memory unknown" }
+        return String(format: "VmRSS %.2f GiB, VmHWM %.2f GiB", Double(resident) / Double(1 << 30), Double(peak) / Double(1 << 30))
     }
 }
 
@@ -74,6 +106,11 @@ struct BenchDecodeCommand: ParsableCommand {
         var dtype: String
         var promptTokens: Int
         var decodeTokens: Int
+        /// Seconds to open the checkpoint (with --model).
+        var loadSeconds: Double?
+        /// VmRSS and VmHWM after decoding.
+        var residentBytes: Int?
+        var peakResidentBytes: Int?
         var prefillTokensPerSecond: Double
         var decodeTokensPerSecond: Double
         /// Weight bytes a decode step reads (every layer, the final norm, the LM head, one embedding row).
@@ -89,10 +126,10 @@ struct BenchDecodeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard tokens >= 1 else { throw UserError("--tokens must be at least 1") }
-            let model = try options.makeModel()
-            let c = options.configuration
+            let (model, loadSeconds) = try options.makeModel()
+            let c = model.configuration
             try options.warmUp(model)
-            let ids = options.randomIDs(options.prompt + tokens)
+            let ids = options.randomIDs(options.prompt + tokens, vocabularySize: c.vocabularySize)
             let cache = model.makeCache(capacity: options.prompt + tokens)
             let start = Date()
             _ = try model.forward(Array(ids[..<options.prompt]), cache: cache)
@@ -101,12 +138,15 @@ struct BenchDecodeCommand: ParsableCommand {
             for id in ids[options.prompt...] { _ = try model.forward([id], cache: cache) }
             let decodeSeconds = Date().timeIntervalSince(decodeStart)
 
-            let weightBytes = (c.parameterCount - c.vocabularySize * c.hiddenSize + c.hiddenSize) * options.weightType.byteSize
+            let weightType = options.model == nil ? options.weightType : model.weightType
+            let weightBytes = (c.parameterCount - c.vocabularySize * c.hiddenSize + c.hiddenSize) * weightType.byteSize
+            let memory = ProcessMemory.current
             let bandwidth = Self.copyBandwidth()
             let decodeRate = Double(tokens) / max(decodeSeconds, 1e-9)
             let bound = bandwidth / Double(weightBytes)
-            let result = Result(size: options.size.rawValue, parameters: c.parameterCount, dtype: options.dtype,
-                                promptTokens: options.prompt, decodeTokens: tokens,
+            let result = Result(size: options.label, parameters: c.parameterCount, dtype: weightType.rawValue,
+                                promptTokens: options.prompt, decodeTokens: tokens, loadSeconds: loadSeconds,
+                                residentBytes: memory?.resident, peakResidentBytes: memory?.peak,
                                 prefillTokensPerSecond: Double(options.prompt) / prefillSeconds,
                                 decodeTokensPerSecond: decodeRate, weightBytesPerToken: weightBytes,
                                 copyBytesPerSecond: bandwidth, bandwidthBoundTokensPerSecond: bound,
@@ -114,9 +154,10 @@ struct BenchDecodeCommand: ParsableCommand {
             if options.json {
                 try Output.printJSON(result)
             } else {
-                print(String(format: "%@ %@: prefill %.1f tok/s, decode %.2f tok/s; bandwidth bound %.2f tok/s (%.0f%%, copy %.1f GB/s, %.0f MB/token)",
-                             options.size.rawValue, options.dtype, result.prefillTokensPerSecond, decodeRate, bound,
-                             100 * result.fractionOfBandwidthBound, bandwidth / 1e9, Double(weightBytes) / 1e6))
+                print(String(format: "%@ %@: prefill %.1f tok/s, decode %.2f tok/s; bandwidth bound %.2f tok/s (%.0f%%, copy %.1f GB/s, %.0f MB/token); %@",
+                             options.label, weightType.rawValue, result.prefillTokensPerSecond, decodeRate, bound,
+                             100 * result.fractionOfBandwidthBound, bandwidth / 1e9, Double(weightBytes) / 1e6,
+                             ProcessMemory.summary))
             }
         }
     }
@@ -220,9 +261,9 @@ struct BenchPrefillCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard repeats >= 1 else { throw UserError("--repeats must be at least 1") }
-            let model = try options.makeModel()
+            let (model, _) = try options.makeModel()
             try options.warmUp(model)
-            let ids = options.randomIDs(options.prompt)
+            let ids = options.randomIDs(options.prompt, vocabularySize: model.configuration.vocabularySize)
             var best = Double.infinity
             for _ in 0..<repeats {
                 let cache = model.makeCache(capacity: options.prompt)
@@ -230,13 +271,13 @@ struct BenchPrefillCommand: ParsableCommand {
                 _ = try model.forward(ids, cache: cache)
                 best = min(best, Date().timeIntervalSince(start))
             }
-            let result = Result(size: options.size.rawValue, parameters: options.configuration.parameterCount,
-                                dtype: options.dtype, promptTokens: options.prompt, repeats: repeats,
+            let result = Result(size: options.label, parameters: model.configuration.parameterCount,
+                                dtype: options.model == nil ? options.dtype : model.weightType.rawValue, promptTokens: options.prompt, repeats: repeats,
                                 prefillTokensPerSecond: Double(options.prompt) / best)
             if options.json {
                 try Output.printJSON(result)
             } else {
-                print(String(format: "%@ %@: prefill %d tokens at %.1f tok/s", options.size.rawValue, options.dtype,
+                print(String(format: "%@ %@: prefill %d tokens at %.1f tok/s", options.label, result.dtype,
                              options.prompt, result.prefillTokensPerSecond))
             }
         }

@@ -1,6 +1,6 @@
 """Prefill and KV-cache decode tokens/s of transformers' Emu3 text model (eager, float32, 2 threads)
 with random weights, on the configurations of `emu bench decode` / `emu bench prefill` (same sizes,
-same token counts, same warm-up: an untimed 8-token prefill and 2 decode steps first).
+same token counts, same warm-up: an untimed 4-token prefill and a decode step first).
 
     python scripts/reference/bench_decode.py --size 100m --prompt 128 --tokens 32
     python scripts/reference/bench_decode.py --size 100m --prompt 128 --prefill-only --repeats 3
@@ -48,9 +48,8 @@ def main():
 
     with torch.inference_mode():
         warm = DynamicCache()
-        step(ids[:, :8], warm)
-        step(ids[:, 8:9], warm)
-        step(ids[:, 9:10], warm)
+        step(ids[:, :4], warm)
+        step(ids[:, 4:5], warm)
         if args.prefill_only:
             best = float("inf")
             for _ in range(args.repeats):
