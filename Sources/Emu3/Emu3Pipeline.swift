@@ -1,5 +1,6 @@
 import EmuIO
 import EmuTensor
+import EmuTokenizers
 import Foundation
 
 /// A whole Emu3 checkpoint folder opened for inference: the transformer, the vision tokenizer, the
@@ -30,7 +31,8 @@ public struct Emu3Pipeline: Sendable {
     /// The checkpoint's chat template (Jinja source), if it defines one.
     public let chatTemplate: String?
 
-    /// Opens `directory`, loading only `components` (the transformer alone for `emu score`).
+    /// Opens `directory`, loading only `components` (the transformer alone for `emu score`). The text
+    /// tokenizer is the folder's `tokenizer.json` unless `tokenizer` is given.
     public init(directory: URL, components: Components = .all,
                 tokenizer: (any TextTokenizing)? = nil) throws {
         self.directory = directory
@@ -72,7 +74,7 @@ public struct Emu3Pipeline: Sendable {
             visionTokenizer = nil
             imageProcessor = nil
         }
-        self.tokenizer = tokenizer
+        self.tokenizer = try tokenizer ?? Emu3Pipeline.textTokenizer(in: directory)
         chatTemplate = Emu3Pipeline.chatTemplate(in: directory)
     }
 
@@ -88,6 +90,13 @@ public struct Emu3Pipeline: Sendable {
     public func generator() throws -> Generator {
         guard let transformer else { throw PipelineError.missingComponent("transformer") }
         return Generator(model: transformer)
+    }
+
+    /// The folder's `tokenizer.json` (-hf layout), or nil when it has none.
+    static func textTokenizer(in directory: URL) throws -> (any TextTokenizing)? {
+        let url = directory.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try BPETokenizer(tokenizerJSON: url)
     }
 
     /// Visual code -> id from names like `<|visual token 000042|>` (with or without the space):

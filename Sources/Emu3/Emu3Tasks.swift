@@ -8,6 +8,9 @@ extension Emu3Pipeline {
         + "extra digit, fewer digits, cropped, worst quality, low quality, normal quality, jpeg artifacts, "
         + "signature, watermark, username, blurry."
 
+    /// New tokens of an answer when the caller sets no limit (cut to what the context leaves).
+    public static let defaultMaxNewTokens = 256
+
     public struct ImageRequest: Sendable {
         public var prompt: String
         /// nil: the official negative prompt.
@@ -89,9 +92,10 @@ extension Emu3Pipeline {
     }
 
     /// Answers `messages` (images as VQ codes, in the order they appear) with the checkpoint's chat
-    /// template, or uses `rawPrompt` verbatim (`<image>` marks where images go).
+    /// template, or uses `rawPrompt` verbatim (`<image>` marks where images go). Without
+    /// `maxNewTokens`, the answer may take `defaultMaxNewTokens` or what the context leaves.
     public func answer(_ messages: [ChatTemplate.Message], images: [VisionCodes], rawPrompt: String? = nil,
-                       maxNewTokens: Int, sampling: SamplingParameters = .greedy,
+                       maxNewTokens: Int? = nil, sampling: SamplingParameters = .greedy,
                        onToken: (GeneratedToken) -> Bool = { _ in true }) throws -> (ids: [Int], text: String) {
         let text: String
         if let rawPrompt {
@@ -102,11 +106,13 @@ extension Emu3Pipeline {
             throw PipelineError.missingComponent("chat template (use a raw prompt)")
         }
         let prompt = try processor(spatialFactor: visionTokenizer?.spatialFactor ?? 1).understandingPrompt(text, images: images)
+        let context = transformer?.configuration.maxPositions ?? 0
+        let budget = maxNewTokens ?? max(min(Emu3Pipeline.defaultMaxNewTokens, context - prompt.count), 1)
         let result = try generator().generate(
-            GenerationRequest(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling,
+            GenerationRequest(prompt: prompt, maxNewTokens: budget, sampling: sampling,
                               stopTokens: [specials.endOfSequence]), onToken: onToken)
         guard let tokenizer else { throw ProcessorError.noTokenizer }
         let answer = result.ids.last == specials.endOfSequence ? Array(result.ids.dropLast()) : result.ids
-        return (result.ids, try tokenizer.decode(answer))
+        return (result.ids, try tokenizer.decode(answer, skipSpecialTokens: false))
     }
 }

@@ -1,4 +1,5 @@
 import EmuTensor
+import Foundation
 
 /// One decoding loop for every task: text answers, images, video, actions. A task is a prompt plus
 /// options: sampling, stop tokens, a constraint on the next token, classifier-free guidance.
@@ -51,13 +52,21 @@ public struct Generator: Sendable {
         try request.sampling.validate()
         guard !request.prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard request.maxNewTokens >= 0 else { throw GenerationError.invalidParameter("max new tokens is negative") }
+        let guidance = request.guidance.flatMap { $0.scale == 1 ? nil : $0 }
+        var positions = request.prompt.count + request.maxNewTokens
+        try checkContext(promptLength: request.prompt.count, newTokens: request.maxNewTokens)
+        if let guidance {
+            try checkContext(promptLength: guidance.unconditionalPrompt.count, newTokens: request.maxNewTokens)
+            positions += guidance.unconditionalPrompt.count + request.maxNewTokens
+        }
+        try checkMemory(positions: positions,
+                        purpose: guidance == nil ? "the key/value cache" : "the two key/value caches of guidance")
         var generated: [Int] = []
         guard request.maxNewTokens > 0 else { return GenerationResult(ids: [], stopReason: .maxTokens) }
 
         let capacity = request.prompt.count + request.maxNewTokens
         let cache = model.makeCache(capacity: capacity)
         var logits = try model.forward(request.prompt, cache: cache)
-        let guidance = request.guidance.flatMap { $0.scale == 1 ? nil : $0 }
         var unconditionalCache: KVCache?
         var unconditionalLogits: Tensor?
         if let guidance {
@@ -96,6 +105,8 @@ public struct Generator: Sendable {
     /// last position's raw logits row is returned too.
     public func score(_ ids: [Int], chunkLength: Int = 64, lastLogits: Bool = false) throws -> (logprobs: [Float], logits: [Float]?) {
         guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
+        try checkContext(promptLength: ids.count, newTokens: 0)
+        try checkMemory(positions: ids.count, purpose: "the key/value cache")
         let cache = model.makeCache(capacity: ids.count)
         var logprobs: [Float] = []
         logprobs.reserveCapacity(ids.count - 1)
@@ -117,10 +128,31 @@ public struct Generator: Sendable {
     }
 }
 
+extension Generator {
+    /// Refuses sequences longer than the model's context (`max_position_embeddings`), where its
+    /// outputs are meaningless, with a message that says by how much.
+    func checkContext(promptLength: Int, newTokens: Int) throws {
+        let context = model.configuration.maxPositions
+        guard promptLength + newTokens <= context else {
+            throw GenerationError.contextExceeded(promptLength: promptLength, newTokens: newTokens, context: context)
+        }
+    }
+
+    /// Refuses a request whose caches (float32 keys and values, `positions` in all) cannot fit in
+    /// the memory available now.
+    func checkMemory(positions: Int, purpose: String) throws {
+        let c = model.configuration
+        try MemoryBudget.check(KVCache.byteCount(positions: positions, layerCount: c.layerCount,
+                                                 kvHeads: c.keyValueHeads, headDim: c.headDim), for: purpose)
+    }
+}
+
 public enum GenerationError: Error, Equatable, CustomStringConvertible {
     case emptyPrompt
     case invalidParameter(String)
     case unsatisfiableConstraint(offset: Int)
+    case contextExceeded(promptLength: Int, newTokens: Int, context: Int)
+    case insufficientMemory(purpose: String, needed: Int, available: Int)
 
     public var description: String {
         switch self {
@@ -128,6 +160,16 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
         case .invalidParameter(let message): return message
         case .unsatisfiableConstraint(let offset):
             return "the token constraint allows no token of the vocabulary at generated offset \(offset)"
+        case .contextExceeded(let promptLength, let newTokens, let context):
+            if promptLength >= context {
+                return "the input has \(promptLength) tokens; the model's context holds \(context) positions"
+            }
+            return "the prompt's \(promptLength) tokens plus \(newTokens) new tokens exceed the model's context of "
+                + "\(context) positions (ask for fewer new tokens or a smaller image)"
+        case .insufficientMemory(let purpose, let needed, let available):
+            func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+            return "the request needs \(gib(needed)) for \(purpose) but only \(gib(available)) of memory is available "
+                + "(ask for fewer tokens or a smaller image)"
         }
     }
 }

@@ -1,4 +1,5 @@
 import EmuTensor
+import Foundation
 
 /// Keys and values of every decoder layer for one sequence, so decoding a token costs one
 /// position's work instead of the whole prefix.
@@ -100,5 +101,35 @@ public final class KVCache {
         keys = keys.map(grown)
         values = values.map(grown)
         capacity = newCapacity
+    }
+}
+
+extension KVCache {
+    /// Bytes a cache of `positions` positions takes (float32 keys and values of every layer).
+    public static func byteCount(positions: Int, layerCount: Int, kvHeads: Int, headDim: Int) -> Int {
+        2 * layerCount * kvHeads * headDim * MemoryLayout<Float>.size * positions
+    }
+}
+
+/// How much memory a request may still take, so an impossible one fails up front with a message
+/// instead of the process being killed half way.
+public enum MemoryBudget {
+    /// `MemAvailable` of /proc/meminfo on Linux (page cache of memory-mapped weights counts as
+    /// available), else the physical memory.
+    public static var availableBytes: Int {
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+           let kibibytes = line.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap({ Int($0) }) {
+            return kibibytes * 1024
+        }
+        return Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    }
+
+    /// Throws `GenerationError.insufficientMemory` when `bytes` exceed what is available.
+    static func check(_ bytes: Int, for purpose: String) throws {
+        let available = availableBytes
+        guard bytes <= available else {
+            throw GenerationError.insufficientMemory(purpose: purpose, needed: bytes, available: available)
+        }
     }
 }

@@ -1,11 +1,19 @@
+import EmuTokenizers
 import Foundation
 
 /// Text to ids and back, as the checkpoint's tokenizer does it (special-token strings inside the
 /// text map to their ids; no BOS is added). `EmuTokenizers.BPETokenizer` conforms.
 public protocol TextTokenizing: Sendable {
     func encode(_ text: String) throws -> [Int]
-    func decode(_ ids: [Int]) throws -> String
+    func decode(_ ids: [Int], skipSpecialTokens: Bool) throws -> String
 }
+
+extension TextTokenizing {
+    /// Decodes `ids` keeping special-token strings, as transformers' `decode` does by default.
+    public func decode(_ ids: [Int]) throws -> String { try decode(ids, skipSpecialTokens: false) }
+}
+
+extension BPETokenizer: TextTokenizing {}
 
 /// The sequence layouts of Emu3 (the whole protocol between the codecs and the transformer):
 ///

@@ -36,6 +36,9 @@ public struct Transformer: Sendable {
         lmHead = try head.tensor("lm_head.weight", shape: [c.vocabularySize, c.hiddenSize])
     }
 
+    /// The storage type of the LM head (the checkpoint's weight dtype).
+    public var weightType: DType { lmHead.dtype }
+
     /// A cache sized for `capacity` positions.
     public func makeCache(capacity: Int = 256) -> KVCache {
         KVCache(layerCount: configuration.layerCount, kvHeads: configuration.keyValueHeads,

@@ -15,13 +15,18 @@ struct ChatCommand: ParsableCommand {
     var system = "You are a helpful assistant."
     @Flag(name: .long, help: "Use --prompt verbatim instead of the chat template (<image> marks image places).")
     var raw = false
-    @Option(name: .customLong("max-new-tokens"), help: "Most tokens to generate.")
-    var maxNewTokens = 256
+    @Option(name: .customLong("max-new-tokens"),
+            help: "Most tokens to generate (default: 256, or what the context leaves).")
+    var maxNewTokens: Int?
     @OptionGroup var sampling: SamplingOptions
 
     struct Result: Encodable {
         var text: String
         var ids: [Int]
+    }
+
+    func validate() throws {
+        if let maxNewTokens, maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
     }
 
     func run() throws {
@@ -33,7 +38,7 @@ struct ChatCommand: ParsableCommand {
                 ChatTemplate.Message(role: "user", content: image.map { _ in .image } + [.text(prompt)]),
             ]
             let useRaw = raw || pipeline.chatTemplate == nil
-            let progress = TokenProgress(total: maxNewTokens, label: "chat")
+            let progress = TokenProgress(total: maxNewTokens ?? Emu3Pipeline.defaultMaxNewTokens, label: "chat")
             let answer = try pipeline.answer(messages, images: codes, rawPrompt: useRaw ? prompt : nil,
                                              maxNewTokens: maxNewTokens,
                                              sampling: sampling.parameters(greedyByDefault: true),

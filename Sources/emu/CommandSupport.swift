@@ -11,7 +11,7 @@ struct UserError: Error, CustomStringConvertible {
 
 /// Options every model command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Checkpoint folder (-hf or BAAI layout). Default: the bundled model.")
+    @Option(name: .long, help: "Checkpoint folder (-hf or BAAI layout). Default: the bundled Models/shapes-emu3.")
     var model: String?
 
     @Flag(name: .long, help: "Print one JSON document on stdout; progress and logs go to stderr.")

@@ -14,8 +14,8 @@ struct GenerateCommand: ParsableCommand {
     var negativePrompt: String?
     @Option(name: .long, help: "Aspect ratio W:H.")
     var ratio = "1:1"
-    @Option(name: .long, help: "Target area in pixels.")
-    var area = 720 * 720
+    @Option(name: .long, help: "Target area in pixels (default: 720x720, or the image processor's max_pixels if smaller).")
+    var area: Int?
     @Option(name: .long, help: "Classifier-free guidance scale (1 disables it).")
     var cfg: Float = 3
     @OptionGroup var sampling: SamplingOptions
@@ -33,7 +33,8 @@ struct GenerateCommand: ParsableCommand {
         try runReportingErrors {
             let pipeline = try ModelLoading.pipeline(options, components: .all)
             let request = Emu3Pipeline.ImageRequest(
-                prompt: prompt, negativePrompt: negativePrompt, ratio: ratio, area: area, guidanceScale: cfg,
+                prompt: prompt, negativePrompt: negativePrompt, ratio: ratio,
+                area: area ?? MediaCoding.defaultArea(720 * 720, pipeline: pipeline), guidanceScale: cfg,
                 sampling: sampling.parameters(defaultTopK: 2048))
             let (_, rows, columns) = try pipeline.imageGenerationRequest(request)
             let progress = TokenProgress(total: rows * (columns + 1) + 3, label: "generate \(columns)x\(rows)")

@@ -31,8 +31,9 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
-/// Ctrl-C during generation: the first one stops the loop cleanly (the tokens so far are kept and
-/// written); the default handler is restored so a second one kills the process.
+/// Ctrl-C from the start of generation to the end of the command: the first one stops the loop
+/// cleanly (the tokens so far are kept and written; one pressed while the media are being decoded
+/// lets the command finish); the default handler is restored so a second one kills the process.
 enum Interruption {
     nonisolated(unsafe) private static var flag: sig_atomic_t = 0
 
@@ -65,11 +66,16 @@ final class TokenProgress {
 
     func finish() {
         bar.finish(detail: interrupted ? "interrupted" : "")
-        signal(SIGINT, SIG_DFL)
+        if interrupted { Output.log("interrupted: keeping the tokens generated so far") }
     }
 }
 
 enum MediaCoding {
+    /// `preferred`, or less when the checkpoint's image processor allows fewer pixels (small models).
+    static func defaultArea(_ preferred: Int, pipeline: Emu3Pipeline) -> Int {
+        min(preferred, pipeline.imageProcessor?.maxPixels ?? preferred)
+    }
+
     /// VQ codes of an image file (resized and normalized as the checkpoint's image processor says).
     static func encodeImage(_ path: String, pipeline: Emu3Pipeline) throws -> VisionCodes {
         guard let vq = pipeline.visionTokenizer, let processor = pipeline.imageProcessor else {

@@ -41,16 +41,36 @@ struct ScoreCommand: ParsableCommand {
 
 /// Opening checkpoints and reading inputs for the model commands.
 enum ModelLoading {
+    /// The bundled model's folder, relative to the working directory or to the package holding the
+    /// `emu` executable (`.build/<configuration>/emu`).
+    static let bundledModel = "Models/shapes-emu3"
+
     static func pipeline(_ options: ModelOptions, components: Emu3Pipeline.Components) throws -> Emu3Pipeline {
-        guard let directory = options.model else {
-            throw UserError("--model DIR is required (no bundled default model yet)")
-        }
+        let directory = try options.model ?? bundledModelDirectory()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw UserError("--model \(directory): no such folder")
         }
         let url = URL(fileURLWithPath: directory)
         return try Emu3Pipeline(directory: url, components: components, tokenizer: nil)
+    }
+
+    /// The first of the candidate places that holds the bundled model, or an error naming them all.
+    static func bundledModelDirectory() throws -> String {
+        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(bundledModel)]
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            folder = folder.deletingLastPathComponent()
+            candidates.append(folder.appendingPathComponent(bundledModel))
+        }
+        let fileManager = FileManager.default
+        if let found = candidates.first(where: { fileManager.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) {
+            return found.path
+        }
+        var looked: [String] = []
+        for path in candidates.map(\.standardizedFileURL.path) where !looked.contains(path) { looked.append(path) }
+        throw UserError("no --model given and the bundled model \(bundledModel) is not there (looked in \(looked.joined(separator: ", "))); "
+                        + "pass --model DIR with an Emu3 checkpoint folder")
     }
 
     /// A bare JSON array of non-negative integers.

@@ -17,8 +17,8 @@ struct VideoCommand: ParsableCommand {
     var frames = 8
     @Option(name: .long, help: "Aspect ratio W:H (ignored with --extend).")
     var ratio = "1:1"
-    @Option(name: .long, help: "Target area in pixels per frame (ignored with --extend).")
-    var area = 256 * 256
+    @Option(name: .long, help: "Target area in pixels per frame, ignored with --extend (default: 256x256, or the image processor's max_pixels if smaller).")
+    var area: Int?
     @Option(name: .long, help: "Classifier-free guidance scale (1 disables it).")
     var cfg: Float = 3
     @Option(name: .long, help: "Frames per second of the output GIF.")
@@ -65,7 +65,7 @@ struct VideoCommand: ParsableCommand {
                 clip = try vq.encode(video: Tensor.concatenate(pixels.map { $0.reshaped([1] + $0.shape) }, axis: 0))
             }
             let request = Emu3Pipeline.ImageRequest(
-                prompt: prompt, ratio: ratio, area: area, guidanceScale: cfg,
+                prompt: prompt, ratio: ratio, area: area ?? MediaCoding.defaultArea(256 * 256, pipeline: pipeline), guidanceScale: cfg,
                 sampling: sampling.parameters(defaultTopK: 2048), frames: frames / factor, clip: clip)
             let (generation, rows, columns) = try pipeline.imageGenerationRequest(request)
             let progress = TokenProgress(total: generation.maxNewTokens, label: "video \(columns)x\(rows)")

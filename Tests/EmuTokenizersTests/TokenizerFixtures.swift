@@ -62,11 +62,20 @@ enum TokenizerFixtures {
     }
 
     static func hfTokenizer(qwenVariant: Bool = false) throws -> BPETokenizer {
-        let data = try JSONSerialization.data(withJSONObject: fullTokenizerJSON(qwenVariant: qwenVariant))
-        return try BPETokenizer(tokenizerJSONData: data)
+        try (qwenVariant ? qwenStyle : byteLevel).get()
     }
 
-    static func tiktokenTokenizer() throws -> BPETokenizer {
+    static func tiktokenTokenizer() throws -> BPETokenizer { try tiktoken.get() }
+
+    // Built once per test run: assembling the 4.6 MB fixture JSON takes seconds.
+    private static let byteLevel = Result { try makeHF(qwenVariant: false) }
+    private static let qwenStyle = Result { try makeHF(qwenVariant: true) }
+    private static let tiktoken = Result {
         try BPETokenizer(tiktokenFile: tiktokenFile, visionTokensFile: visionTokensFile)
+    }
+
+    private static func makeHF(qwenVariant: Bool) throws -> BPETokenizer {
+        let data = try JSONSerialization.data(withJSONObject: fullTokenizerJSON(qwenVariant: qwenVariant))
+        return try BPETokenizer(tokenizerJSONData: data)
     }
 }
