@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "EmuTokenizers"),
         .target(name: "Emu3", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers"]),
         .target(name: "EmuTraining", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers", "Emu3"]),
-        .target(name: "ShapesWorld", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers", "Emu3", "EmuTraining"]),
+        .target(name: "ShapesWorld", dependencies: ["EmuIO", "EmuTokenizers"]),
         .target(name: "EmuServer", dependencies: [
             "Emu3", "EmuIO", "EmuTokenizers",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -41,5 +41,6 @@ let package = Package(
         .testTarget(name: "Emu3Tests", dependencies: ["Emu3", "EmuIO", "EmuTensor", "EmuTokenizers"]),
         .testTarget(name: "EmuTrainingTests", dependencies: ["EmuTraining", "Emu3", "EmuTensor", "EmuIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
+        .testTarget(name: "EmuServerTests", dependencies: ["EmuServer", "Emu3", "EmuIO", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

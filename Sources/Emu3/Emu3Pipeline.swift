@@ -18,6 +18,8 @@ public struct Emu3Pipeline: Sendable {
     public let directory: URL
     public let transformer: Transformer?
     public let visionTokenizer: VisionTokenizer?
+    /// Resizing and normalization of input images (`preprocessor_config.json`), with the vision tokenizer.
+    public let imageProcessor: ImageProcessor?
     public let specials: ImageSpecialTokens
     /// Visual code k -> token id, from the names' six digits in `vocabulary_map`.
     public let visualTokens: [Int]
@@ -63,21 +65,20 @@ public struct Emu3Pipeline: Sendable {
             guard let vq = config["vq_config"] as? [String: Any] else {
                 throw PipelineError.invalidConfig(file: "config.json", reason: "no vq_config")
             }
-            let vqWeights = weights.scoped("model.vqmodel.")
-            var tensors: [String: Tensor] = [:]
-            for name in vqWeights.names { tensors[name] = try vqWeights.tensor(name) }
-            visionTokenizer = try VisionTokenizer(configuration: VisionTokenizerConfiguration(json: vq), weights: tensors)
+            visionTokenizer = try VisionTokenizer(configuration: VisionTokenizerConfiguration(json: vq),
+                                                  weights: VisionTokenizer.tokenizerScope(of: weights))
+            imageProcessor = try ImageProcessor.load(directory: directory.path, spatialFactor: visionTokenizer!.spatialFactor)
         } else {
             visionTokenizer = nil
+            imageProcessor = nil
         }
         self.tokenizer = tokenizer
         chatTemplate = Emu3Pipeline.chatTemplate(in: directory)
     }
 
-    /// The processor of this checkpoint's layouts (needs the text tokenizer and the vision tokenizer's
-    /// spatial factor, or `spatialFactor` when the vision tokenizer was not loaded).
+    /// The processor of this checkpoint's layouts, with the vision tokenizer's spatial factor, or
+    /// `spatialFactor` when the vision tokenizer was not loaded.
     public func processor(spatialFactor: Int? = nil) throws -> Processor {
-        guard let tokenizer else { throw PipelineError.missingComponent("text tokenizer (tokenizer.json)") }
         guard let factor = spatialFactor ?? visionTokenizer?.spatialFactor else {
             throw PipelineError.missingComponent("vision tokenizer")
         }

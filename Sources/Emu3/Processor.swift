@@ -18,7 +18,8 @@ public protocol TextTokenizing: Sendable {
 /// Ids come from the checkpoint: special tokens by name from its vocabulary, visual code k from
 /// `visualTokens[k]`, digits and text from its tokenizer.
 public struct Processor: Sendable {
-    public let tokenizer: any TextTokenizing
+    /// Needed for the text parts of prompts; grid layouts work without it.
+    public let tokenizer: (any TextTokenizing)?
     public let specials: ImageSpecialTokens
     /// Visual code k -> token id.
     public let visualTokens: [Int]
@@ -27,7 +28,7 @@ public struct Processor: Sendable {
     /// The VQ's spatial downsampling (2^(levels-1)): pixels per code along each side.
     public let spatialFactor: Int
 
-    public init(tokenizer: any TextTokenizing, specials: ImageSpecialTokens, visualTokens: [Int], spatialFactor: Int) {
+    public init(tokenizer: (any TextTokenizing)?, specials: ImageSpecialTokens, visualTokens: [Int], spatialFactor: Int) {
         self.tokenizer = tokenizer
         self.specials = specials
         self.visualTokens = visualTokens
@@ -35,6 +36,11 @@ public struct Processor: Sendable {
         var inverse: [Int: Int] = [:]
         for (code, id) in visualTokens.enumerated() { inverse[id] = code }
         codeOfToken = inverse
+    }
+
+    private func encode(_ text: String) throws -> [Int] {
+        guard let tokenizer else { throw ProcessorError.noTokenizer }
+        return try tokenizer.encode(text)
     }
 
     // MARK: Grid size
@@ -63,13 +69,13 @@ public struct Processor: Sendable {
 
     /// `BOI "H*W" IMG`: the header that opens every image.
     public func imageHeader(rows: Int, columns: Int) throws -> [Int] {
-        [specials.beginOfImage] + (try tokenizer.encode("\(rows)*\(columns)")) + [specials.imageWrapper]
+        [specials.beginOfImage] + (try encode("\(rows)*\(columns)")) + [specials.imageWrapper]
     }
 
     /// `BOS {text} BOI "H*W" IMG`: a text-to-image prompt (append the checkpoint's suffix to `text`
     /// first, if it has one). The unconditional prompt of guidance is the same with the negative prompt.
     public func textToImagePrompt(_ text: String, rows: Int, columns: Int) throws -> [Int] {
-        [specials.beginOfSequence] + (try tokenizer.encode(text)) + (try imageHeader(rows: rows, columns: columns))
+        [specials.beginOfSequence] + (try encode(text)) + (try imageHeader(rows: rows, columns: columns))
     }
 
     /// The rows of latent frame `frame` of `codes`, each closed by EOL (no header, no trailer).
@@ -108,7 +114,7 @@ public struct Processor: Sendable {
         pieces.insert(contentsOf: [String](repeating: "", count: images.count - placeholders), at: 0)
         var ids = [specials.beginOfSequence]
         for (index, piece) in pieces.enumerated() {
-            if !piece.isEmpty { ids += try tokenizer.encode(piece) }
+            if !piece.isEmpty { ids += try encode(piece) }
             if index < images.count { ids += try imageTokens(images[index]) }
         }
         return ids
@@ -182,6 +188,7 @@ public enum ProcessorError: Error, Equatable, CustomStringConvertible {
     case placeholderCount(placeholders: Int, images: Int)
     case frameSizeMismatch(expected: String, found: String)
     case notAnImage(frames: Int)
+    case noTokenizer
     case malformedGrid(offset: Int, reason: String)
 
     public var description: String {
@@ -193,6 +200,7 @@ public enum ProcessorError: Error, Equatable, CustomStringConvertible {
         case .placeholderCount(let placeholders, let images):
             return "the prompt has \(placeholders) image placeholders but \(images) images were given"
         case .frameSizeMismatch(let expected, let found): return "frame of \(found) codes in a video of \(expected)"
+        case .noTokenizer: return "no text tokenizer loaded (the checkpoint needs tokenizer.json)"
         case .notAnImage(let frames): return "an image has one frame of codes, got \(frames)"
         case .malformedGrid(let offset, let reason): return "generated ids are not an image grid at offset \(offset): \(reason)"
         }

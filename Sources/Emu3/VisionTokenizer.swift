@@ -16,12 +16,13 @@ public struct VisionTokenizer: Sendable {
     public let codebook: Tensor
 
     /// Builds the network from weights named as transformers' standalone `Emu3VQVAE` names them
-    /// (`encoder.conv_in.weight`, ...); see `VisionTokenizerLoading` for other layouts. A missing,
-    /// misshapen or surplus weight is an error that names it.
-    public init(configuration: VisionTokenizerConfiguration, weights: [String: Tensor]) throws {
+    /// (`encoder.conv_in.weight`, ...) or, with `layout: .baai`, as BAAI's original model does.
+    /// A missing, misshapen or surplus weight is an error that names it.
+    public init(configuration: VisionTokenizerConfiguration, weights: WeightStore,
+                layout: VisionTokenizerLayout? = nil) throws {
         try configuration.validate()
         self.configuration = configuration
-        var w = VQWeightReader(weights.filter { !$0.key.hasSuffix(".num_batches_tracked") })
+        var w = VQWeightReader(store: weights, layout: layout ?? VisionTokenizerLayout.detect(weights))
         let c = configuration
         encoder = try VQEncoder(&w, configuration: c)
         decoder = try VQDecoder(&w, configuration: c)
@@ -29,6 +30,14 @@ public struct VisionTokenizer: Sendable {
         postQuantConv = try VQCausalConv3d(&w, "post_quant_conv.conv", in: c.embedDim, out: c.latentChannels, kernel: (3, 1, 1))
         codebook = try w.take("quantize.embedding.weight", shape: [c.codebookSize, c.embedDim])
         try w.checkAllTaken()
+    }
+
+    /// Builds the network from in-memory weights (standalone transformers or BAAI names).
+    public init(configuration: VisionTokenizerConfiguration, weights: [String: Tensor],
+                layout: VisionTokenizerLayout? = nil) throws {
+        let store: WeightStore
+        do { store = try WeightStore(tensors: weights) } catch { throw VisionTokenizerError.badCheckpoint(error.description) }
+        try self.init(configuration: configuration, weights: store, layout: layout)
     }
 
     public var spatialFactor: Int { configuration.spatialFactor }

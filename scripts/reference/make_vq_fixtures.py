@@ -9,6 +9,13 @@ and the Swift float32 code see the same numbers), and for each:
 Plus resize.safetensors / resize.json: random images resized by Emu3ImageProcessor (PIL bicubic),
 and smart_resize cases.
 
+Also baai_names.json per config: transformers name -> the name BAAI's original
+`Emu3VisionVQModel` (baaivision/Emu3, emu3/tokenizer/modeling_emu3visionvq.py) gives the same
+weight. The mapping is checked by loading the renamed weights into BAAI's model with strict=True
+and, for the single-head config, by comparing its decoded pixels with transformers'. Point
+BAAI_EMU3 at a folder holding that file and configuration_emu3visionvq.py (package `emu3tok`)
+to run the check; without it the check is skipped and the names are still written.
+
 Run: python scripts/reference/make_vq_fixtures.py  (transformers 4.57.x, torch CPU, Pillow)
 """
 import json
@@ -78,6 +85,50 @@ def margins(latent, codebook):
     return (d[:, 1] - d[:, 0]).reshape(latent.shape[2:])
 
 
+def baai_name(name):
+    """The BAAI key of a transformers Emu3VQVAE weight name."""
+    parts, out, i = name.split("."), [], 0
+    renames = {"middle_block": ["mid"], "attn_norm": ["attn_1", "norm"], "q_proj": ["q"], "k_proj": ["k"],
+               "v_proj": ["v"], "out_proj": ["proj_out"]}
+    while i < len(parts):
+        p = parts[i]
+        if p in ("down_block", "up_block"):
+            i += 1  # down_block.down.N -> down.N, up_block.up.N -> up.N
+            out.append(parts[i])
+        elif p == "attn_norms":
+            out += ["attn", parts[i + 1], "norm"]
+            i += 1
+        else:
+            out += renames.get(p, [p])
+        i += 1
+    return ".".join(out)
+
+
+def check_baai(model, cfg, codes):
+    """Loads the renamed weights into BAAI's model (strict) and, with one head, compares decodes."""
+    folder = os.environ.get("BAAI_EMU3")
+    if not folder:
+        print("BAAI_EMU3 not set: BAAI mapping check skipped")
+        return
+    sys.path.insert(0, folder)
+    from emu3tok.configuration_emu3visionvq import Emu3VisionVQConfig
+    from emu3tok.modeling_emu3visionvq import Emu3VisionVQModel
+    baai = Emu3VisionVQModel(Emu3VisionVQConfig(
+        codebook_size=cfg["codebook_size"], embed_dim=cfg["embed_dim"], z_channels=cfg["latent_channels"],
+        ch=cfg["base_channels"], ch_mult=cfg["channel_multiplier"], num_res_blocks=cfg["num_res_blocks"],
+        attn_resolutions=cfg["attn_resolutions"], temporal_downsample_factor=cfg["temporal_downsample_factor"])).eval()
+    state = {}
+    for k, v in model.state_dict().items():
+        target = baai.state_dict()[baai_name(k)]
+        state[baai_name(k)] = v.reshape(target.shape)
+    baai.load_state_dict(state, strict=True)
+    if cfg["num_attention_heads"] == 1:
+        with torch.no_grad():
+            a, b = baai.decode(codes), model.decode(codes)
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5), (a - b).abs().max()
+        print("BAAI decode matches transformers:", (a - b).abs().max().item())
+
+
 def make_model(name, cfg, seed):
     generator = torch.Generator().manual_seed(seed)
     model = Emu3VQVAE(Emu3VQVAEConfig(**cfg)).eval()
@@ -104,7 +155,7 @@ def main():
         processor.preprocess(Image.fromarray(f), return_tensors="np")["pixel_values"][0] for f in video_u8]))
     assert video.shape == (8, 3, 16, 24), video.shape
 
-    save_file({"image_pixel_values": pixel_values.float().contiguous(), "video_pixel_values": video.float().contiguous()},
+    save_file({"image_u8": torch.from_numpy(image_u8.copy()), "image_pixel_values": pixel_values.float().contiguous(), "video_pixel_values": video.float().contiguous()},
               os.path.join(OUT, "inputs.safetensors"))
     summary = {}
     for index, (name, cfg) in enumerate(CONFIGS.items()):
@@ -143,7 +194,12 @@ def main():
             decode_video_codes = torch.randint(0, cfg["codebook_size"], (1, 2, 16 // f, 24 // f), generator=generator)
             decoded_image = model.decode(decode_image_codes)[0]
             decoded_video = model.decode(decode_video_codes)[0]
+        check_baai(model, cfg, decode_image_codes)
         folder = os.path.join(OUT, name)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "baai_names.json"), "w") as fp:
+            json.dump({k: baai_name(k) for k in model.state_dict()}, fp, indent=0, sort_keys=True)
+        decoded_u8 = np.asarray(processor.postprocess(decoded_image.unsqueeze(0).numpy())["pixel_values"][0])
         model.half().save_pretrained(folder)
         tensors = {
             "image_latents": image_latent.float().contiguous(),
@@ -154,6 +210,7 @@ def main():
             "video_margins": margins(video_latent, best[1]).float().contiguous(),
             "decode_image_codes": decode_image_codes[0].to(torch.int32).contiguous(),
             "decoded_image": decoded_image.float().contiguous(),
+            "decoded_image_u8": torch.from_numpy(decoded_u8.copy()).contiguous(),
             "decode_video_codes": decode_video_codes[0].to(torch.int32).contiguous(),
             "decoded_video": decoded_video.float().contiguous(),
         }

@@ -1,1 +1,0 @@
-// ShapesWorld module.

@@ -1,0 +1,122 @@
+import EmuIO
+
+// Model-agnostic samples for the four tasks, from a split, a start index and a count. Sample i of a
+// task in a split is made from its own seed, so any slice can be rebuilt alone, and train and
+// held-out seeds come from disjoint ranges: evaluation sees layouts and instructions made from seeds
+// training never used.
+
+public enum DataSplit: String, CaseIterable, Sendable, Hashable, Codable {
+    case train, heldOut = "held_out"
+
+    /// Samples per split and task: indices are below this.
+    public static let capacity: UInt64 = 1 << 40
+
+    var firstSeed: UInt64 { self == .train ? 0 : Self.capacity }
+}
+
+/// Which task a seed belongs to (keeps the tasks' seed ranges apart too).
+public enum TaskTag: UInt64, Sendable { case caption = 1, question, video, action, genEval }
+
+public struct CaptionedImage: Sendable, Equatable {
+    public var scene: Scene
+    public var image: RGBImage
+    /// The canonical caption (what "describe the image" answers).
+    public var caption: String
+    /// Other true captions of the same scene (size left out, "and" instead of a relation, the
+    /// relation turned around), so prompts in those forms are in distribution.
+    public var alternativeCaptions: [String]
+}
+
+public struct QuestionSample: Sendable, Equatable {
+    public var scene: Scene
+    public var image: RGBImage
+    public var question: VisualQuestion
+}
+
+/// An expert demonstration: `frames[k]` is what the gripper saw before `actions[k]`; the last frame
+/// is the final state (frames.count == actions.count + 1).
+public struct ActionEpisode: Sendable, Equatable {
+    public var task: GripperTask
+    public var instruction: String
+    public var frames: [RGBImage]
+    public var actions: [Action]
+}
+
+public enum TaskData {
+    public static func seed(_ split: DataSplit, _ tag: TaskTag, index: Int) -> UInt64 {
+        precondition(index >= 0 && UInt64(index) < DataSplit.capacity, "sample index \(index) out of range")
+        return split.firstSeed + UInt64(index) + (tag.rawValue << 48)
+    }
+
+    static func indices(_ start: Int, _ count: Int) -> Range<Int> { start..<(start + max(0, count)) }
+
+    /// (caption, image) pairs; scene kinds drawn uniformly.
+    public static func captionedImages(_ split: DataSplit, start: Int = 0, count: Int) -> [CaptionedImage] {
+        indices(start, count).map { index in
+            let scene = SceneGenerator.scene(seed: seed(split, .caption, index: index))
+            return CaptionedImage(scene: scene, image: SceneRenderer.render(scene), caption: CaptionGrammar.caption(scene),
+                                  alternativeCaptions: CaptionGrammar.alternativeCaptions(scene))
+        }
+    }
+
+    /// (image, question, answer) triples; question kinds drawn uniformly among those the scene allows.
+    public static func questions(_ split: DataSplit, start: Int = 0, count: Int) -> [QuestionSample] {
+        indices(start, count).map { index in
+            var rng = SeededRandom(seed: seed(split, .question, index: index), stream: 7)
+            let kind = rng.element(of: SceneKind.allCases)
+            let scene = SceneGenerator.scene(kind: kind, using: &rng)
+            let question = QuestionGenerator.question(about: scene, using: &rng)
+            return QuestionSample(scene: scene, image: SceneRenderer.render(scene), question: question)
+        }
+    }
+
+    public static func videoClips(_ split: DataSplit, start: Int = 0, count: Int,
+                                  frameCount: Int = VideoSimulator.defaultFrameCount) -> [VideoClip] {
+        indices(start, count).map { VideoSimulator.clip(seed: seed(split, .video, index: $0), frameCount: frameCount) }
+    }
+
+    /// Start states and instructions, for closed-loop evaluation.
+    public static func actionTasks(_ split: DataSplit, start: Int = 0, count: Int) -> [GripperTask] {
+        indices(start, count).map { GripperExpert.task(seed: seed(split, .action, index: $0)) }
+    }
+
+    /// Expert demonstrations of the same tasks `actionTasks` returns.
+    public static func actionEpisodes(_ split: DataSplit, start: Int = 0, count: Int) -> [ActionEpisode] {
+        actionTasks(split, start: start, count: count).map(demonstration)
+    }
+
+    public static func demonstration(_ task: GripperTask) -> ActionEpisode {
+        var world = task.world
+        var frames = [world.render()]
+        let actions = GripperExpert.solve(task)
+        for action in actions {
+            world.step(action)
+            frames.append(world.render())
+        }
+        return ActionEpisode(task: task, instruction: task.instruction.text, frames: frames, actions: actions)
+    }
+
+    /// GenEval-style prompts, `perCategory` of each category.
+    public static func genEvalPrompts(_ split: DataSplit, perCategory: Int) -> [GenEvalPrompt] {
+        GenEvalPrompt.promptSet(perCategory: perCategory, firstSeed: seed(split, .genEval, index: 0))
+    }
+}
+
+extension CaptionGrammar {
+    /// True captions of `scene` other than the canonical one.
+    public static func alternativeCaptions(_ scene: Scene) -> [String] {
+        let canonical = SceneSpec(describing: scene)
+        var specs: [SceneSpec] = []
+        var sizeless = canonical
+        for i in sizeless.groups.indices { sizeless.groups[i].size = nil }
+        specs.append(sizeless)
+        if let relation = canonical.relation {
+            specs.append(SceneSpec(groups: canonical.groups.reversed(), relation: relation.opposite))
+            specs.append(SceneSpec(groups: canonical.groups))
+        }
+        let captions = specs.map(caption)
+        let canonicalText = caption(canonical)
+        var seen: Set<String> = [canonicalText]
+        return captions.filter { seen.insert($0).inserted }
+    }
+}
