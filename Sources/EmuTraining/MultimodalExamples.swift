@@ -43,10 +43,18 @@ public struct MultimodalExampleBuilder: Sendable {
         return TrainingExample(ids: ids, weights: w)
     }
 
+    /// Plain text: `BOS {text} EOS`, every predicted token weighted as text.
+    public func text(_ text: String) throws -> TrainingExample {
+        guard let tokenizer = processor.tokenizer else { throw ProcessorError.noTokenizer }
+        let ids = [processor.specials.beginOfSequence] + (try tokenizer.encode(text)) + [endOfSequence]
+        return TrainingExample(ids: ids, weights: [Float](repeating: weights.text, count: ids.count))
+    }
+
     /// Understanding (captioning): `BOS` image `{caption} EOS`, only the caption and EOS supervised.
     public func imageToText(caption: String, codes: VisionCodes) throws -> TrainingExample {
         let context = [processor.specials.beginOfSequence] + (try processor.imageTokens(codes))
-        let answer = try processor.tokenizer.encode(caption) + [endOfSequence]
+        guard let tokenizer = processor.tokenizer else { throw ProcessorError.noTokenizer }
+        let answer = try tokenizer.encode(caption) + [endOfSequence]
         return TrainingExample(ids: context + answer,
                                weights: [Float](repeating: 0, count: context.count) + [Float](repeating: 1, count: answer.count))
     }

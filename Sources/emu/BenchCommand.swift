@@ -6,7 +6,7 @@ import Foundation
 /// `emu bench`: speed measurements apart from the tests.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure speed.", subcommands: [BenchDecodeCommand.self])
+        commandName: "bench", abstract: "Measure speed.", subcommands: [BenchDecodeCommand.self, BenchTrainCommand.self])
 }
 
 /// `emu bench decode`: prefill and KV-cache decode tokens/s of the transformer with random weights,
