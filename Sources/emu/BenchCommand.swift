@@ -7,7 +7,8 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure speed.",
-        subcommands: [BenchDecodeCommand.self, BenchPrefillCommand.self, BenchKernelsCommand.self, BenchVQCommand.self])
+        subcommands: [BenchDecodeCommand.self, BenchPrefillCommand.self, BenchKernelsCommand.self, BenchVQCommand.self,
+                      BenchTrainCommand.self])
 }
 
 /// The random-weight transformers of the decode and prefill benchmarks (the configurations of
