@@ -41,5 +41,6 @@ let package = Package(
         .testTarget(name: "Emu3Tests", dependencies: ["Emu3", "EmuIO", "EmuTensor", "EmuTokenizers"]),
         .testTarget(name: "EmuTrainingTests", dependencies: ["EmuTraining", "Emu3", "EmuTensor", "EmuIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
+        .testTarget(name: "EmuServerTests", dependencies: ["EmuServer", "Emu3", "EmuIO", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -1,9 +1,9 @@
 import ArgumentParser
 
 @main
-struct Emu: ParsableCommand {
+struct Emu: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emu",
         abstract: "Emu3 in Swift: generate, understand, tokenize and train.",
-        subcommands: [])
+        subcommands: [GenerateCommand.self, ChatCommand.self, VideoCommand.self, ScoreCommand.self, ServeCommand.self, BenchCommand.self])
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import EmuTensor
+import EmuIO
 @testable import EmuTraining
 
 /// A bigram language model (embedding -> linear head): small enough to reason about, real enough
@@ -15,6 +16,10 @@ struct BigramModel: NextTokenModel {
         }
         parameters = ["embed.weight": random([vocabulary, width]).requiringGradient(),
                       "head.weight": random([vocabulary, width]).requiringGradient()]
+    }
+
+    init(parameters: [String: Tensor]) {
+        self.parameters = parameters.mapValues { $0.to(.float32).copy().requiringGradient() }
     }
 
     func logits(forTraining inputs: [[Int]]) -> Tensor {
@@ -58,6 +63,35 @@ final class NextTokenTrainerTests: XCTestCase {
         let big = run(batch: 4, accumulation: 1), accumulated = run(batch: 2, accumulation: 2)
         let maxDiff = zip(big, accumulated).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(maxDiff, 1e-5)
+    }
+
+    /// Six steps straight equal three steps, a save, a fresh process-like reload, three more steps.
+    func testResumeContinuesBitForBit() throws {
+        let data = rows(count: 7, length: 6)
+        let config = TrainingConfiguration(steps: 6, batchSize: 2, sequenceLength: 6,
+                                           optimizer: .init(learningRate: 2e-2), seed: 11)
+        let straight = NextTokenTrainer(model: BigramModel(vocabulary: 11, width: 8, seed: 4), rows: data,
+                                        configuration: config, paddingID: 0)
+        let expected = (0..<6).map { _ in straight.trainStep().loss }
+
+        let first = NextTokenTrainer(model: BigramModel(vocabulary: 11, width: 8, seed: 4), rows: data,
+                                     configuration: config, paddingID: 0)
+        var losses = (0..<3).map { _ in first.trainStep().loss }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try TrainingCheckpoint.save(to: folder, weights: first.model.parameters, config: Data("{}".utf8),
+                                    sourceFolder: nil, extraFiles: [], optimizer: first.optimizer,
+                                    state: TrainerState(step: first.step, configuration: config, kind: "lm"))
+
+        let saved = try SafetensorsFile(path: folder.appendingPathComponent("model.safetensors").path).allTensors()
+        let second = NextTokenTrainer(model: BigramModel(parameters: saved), rows: data, configuration: config, paddingID: 0)
+        let state = try TrainingCheckpoint.restore(from: folder, into: second.optimizer, kind: "lm")
+        XCTAssertEqual(state.step, 3)
+        XCTAssertEqual(second.step, 3)
+        losses += (0..<3).map { _ in second.trainStep().loss }
+        XCTAssertEqual(losses, expected)
+        XCTAssertEqual(second.model.parameters["head.weight"]!.toArray(), straight.model.parameters["head.weight"]!.toArray())
+        XCTAssertThrowsError(try TrainingCheckpoint.restore(from: folder, into: AdamW(), kind: "vq"))
     }
 
     func testSameSeedSameLossesBitForBit() {

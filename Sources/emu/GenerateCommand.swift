@@ -1,0 +1,57 @@
+import ArgumentParser
+import Emu3
+import EmuIO
+import Foundation
+
+/// `emu generate`: text to image (Emu3-Gen) with classifier-free guidance and the grid constraint.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate an image from text.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(name: .long, help: "What to draw.")
+    var prompt: String
+    @Option(name: .customLong("negative-prompt"), help: "Unconditional text for guidance (default: the official Emu3 one).")
+    var negativePrompt: String?
+    @Option(name: .long, help: "Aspect ratio W:H.")
+    var ratio = "1:1"
+    @Option(name: .long, help: "Target area in pixels.")
+    var area = 720 * 720
+    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it).")
+    var cfg: Float = 3
+    @OptionGroup var sampling: SamplingOptions
+    @Option(name: .long, help: "Output PNG.")
+    var out: String
+
+    struct Result: Encodable {
+        var rows: Int
+        var columns: Int
+        var ids: [Int]
+        var image: String?
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let pipeline = try ModelLoading.pipeline(options, components: .all)
+            let request = Emu3Pipeline.ImageRequest(
+                prompt: prompt, negativePrompt: negativePrompt, ratio: ratio, area: area, guidanceScale: cfg,
+                sampling: sampling.parameters(defaultTopK: 2048))
+            let (_, rows, columns) = try pipeline.imageGenerationRequest(request)
+            let progress = TokenProgress(total: rows * (columns + 1) + 3, label: "generate \(columns)x\(rows)")
+            let result = try pipeline.generateImage(request, onToken: progress.callAsFunction)
+            progress.finish()
+            var written: String?
+            if let codes = result.codes, result.stopReason != .cancelled {
+                try ImageFile.writePNG(try MediaCoding.decode(codes, pipeline: pipeline, image: true)[0],
+                                       to: URL(fileURLWithPath: out))
+                written = out
+            } else {
+                Output.log("interrupted after \(result.ids.count) tokens: no complete image, nothing written to \(out)")
+            }
+            if options.json {
+                try Output.printJSON(Result(rows: rows, columns: columns, ids: result.ids, image: written))
+            } else if let written {
+                Output.log("wrote \(written) (\(columns)x\(rows) codes)")
+            }
+        }
+    }
+}
