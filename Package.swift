@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Emu3", targets: ["Emu3"]),
         .library(name: "EmuTraining", targets: ["EmuTraining"]),
         .library(name: "ShapesWorld", targets: ["ShapesWorld"]),
+        .library(name: "ShapesRecipe", targets: ["ShapesRecipe"]),
         .library(name: "EmuServer", targets: ["EmuServer"]),
         .executable(name: "emu", targets: ["emu"]),
     ],
@@ -27,12 +28,14 @@ let package = Package(
         .target(name: "Emu3", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers"]),
         .target(name: "EmuTraining", dependencies: ["EmuTensor", "EmuIO", "EmuTokenizers", "Emu3"]),
         .target(name: "ShapesWorld", dependencies: ["EmuIO", "EmuTokenizers"]),
+        // The bundled model's recipe and task runners: ShapesWorld's data through Emu3 and EmuTraining.
+        .target(name: "ShapesRecipe", dependencies: ["ShapesWorld", "Emu3", "EmuTraining", "EmuTensor", "EmuIO", "EmuTokenizers"]),
         .target(name: "EmuServer", dependencies: [
             "Emu3", "EmuIO", "EmuTokenizers",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "emu", dependencies: [
-            "EmuTensor", "EmuIO", "EmuTokenizers", "Emu3", "EmuTraining", "ShapesWorld", "EmuServer",
+            "EmuTensor", "EmuIO", "EmuTokenizers", "Emu3", "EmuTraining", "ShapesWorld", "ShapesRecipe", "EmuServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "EmuTensorTests", dependencies: ["EmuTensor"]),
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "Emu3Tests", dependencies: ["Emu3", "EmuIO", "EmuTensor", "EmuTokenizers"]),
         .testTarget(name: "EmuTrainingTests", dependencies: ["EmuTraining", "Emu3", "EmuTensor", "EmuIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
+        .testTarget(name: "ShapesRecipeTests", dependencies: ["ShapesRecipe", "ShapesWorld", "Emu3", "EmuTensor", "EmuTraining"]),
         .testTarget(name: "EmuServerTests", dependencies: ["EmuServer", "Emu3", "EmuIO", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

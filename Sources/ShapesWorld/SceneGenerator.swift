@@ -42,6 +42,27 @@ public enum SceneGenerator {
         }
     }
 
+    /// A scene that shows exactly what `spec` says (unstated attributes drawn at random), e.g. the
+    /// ideal answer to a text-to-image prompt. Nil when no layout was found (an impossible spec).
+    public static func scene(satisfying spec: SceneSpec, seed: UInt64) -> Scene? {
+        var rng = SeededRandom(seed: seed, stream: 8)
+        for _ in 0..<500 {
+            var objects: [SceneObject] = []
+            for group in spec.groups {
+                let object = SceneObject(shape: group.shape, color: group.color ?? rng.element(of: ObjectColor.allCases),
+                                         size: group.size ?? rng.element(of: ObjectSize.allCases), x: 0, y: 0)
+                objects += Array(repeating: object, count: group.count)
+            }
+            guard let placed = place(objects, requireRelation: false, using: &rng) else { continue }
+            if let relation = spec.relation, SpatialRelation.strict(placed[0], placed[spec.groups[0].count]) != relation {
+                continue
+            }
+            let scene = Scene(objects: placed)
+            if spec.isSatisfied(by: placed) { return scene }
+        }
+        return nil
+    }
+
     /// Shapes, colours and sizes for a scene kind (positions zero until placed).
     static func attributes(for kind: SceneKind, using rng: inout SeededRandom) -> [SceneObject] {
         func object(_ shape: ShapeKind, _ color: ObjectColor, _ size: ObjectSize) -> SceneObject {

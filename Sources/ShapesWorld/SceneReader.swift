@@ -28,8 +28,12 @@ public struct SceneReader: Sendable {
     /// Components smaller than this (in canvas pixels) are noise.
     public var minimumPixels: Int
 
-    public init(foregroundThreshold: Int = 100, minimumPixels: Int = 16) {
+    /// Masks matching a shape this well (IoU) are taken as crisp; below it the shape is fitted.
+    public var crispMatch: Double
+
+    public init(foregroundThreshold: Int = 100, minimumPixels: Int = 16, crispMatch: Double = 0.95) {
         self.foregroundThreshold = foregroundThreshold; self.minimumPixels = minimumPixels
+        self.crispMatch = crispMatch
     }
 
     public func objects(in image: RGBImage) -> [SceneObject] { read(image).map(\.object) }
@@ -108,6 +112,32 @@ public struct SceneReader: Sendable {
             }
             let iou = union == 0 ? 0 : Double(intersection) / Double(union)
             if iou > bestIoU { bestIoU = iou; bestShape = shape }
+        }
+        // A crisp mask decides by itself; a soft one (lossy reconstruction) is settled by fitting
+        // blurred templates to the intensities around it.
+        if bestIoU < crispMatch {
+            let margin = 4
+            let x0 = max(0, minX - margin), y0 = max(0, minY - margin)
+            let x1 = min(width - 1, maxX + margin), y1 = min(image.height - 1, maxY + margin)
+            let rgb = color.rgb
+            let direction = [Double(rgb.r) - Double(background[0]), Double(rgb.g) - Double(background[1]),
+                             Double(rgb.b) - Double(background[2])]
+            let norm = direction.reduce(0) { $0 + $1 * $1 }
+            var t: [Double] = []
+            for y in y0...y1 {
+                for x in x0...x1 {
+                    let p = y * width + x
+                    if labels[p] >= 0 && labels[p] != label { t.append(.nan); continue }
+                    var dot = 0.0
+                    for c in 0..<3 { dot += (Double(image.pixels[3 * p + c]) - Double(background[c])) * direction[c] }
+                    t.append(min(1.2, max(-0.2, dot / max(norm, 1))))
+                }
+            }
+            let fitter = ShapeFitter(t: t, window: (x0, y0, x1 - x0 + 1, y1 - y0 + 1),
+                                     sides: ObjectSize.allCases.map { Double($0.pixels) / scale })
+            let side = Double(max(boxWidth, boxHeight))
+            bestShape = fitter.bestShape(centroidX: sumX / Double(members.count), centroidY: sumY / Double(members.count),
+                                         side: side).shape
         }
         let area = Double(members.count) * scale * scale
         let extent = (area / bestShape.fillRatio).squareRoot()

@@ -1,7 +1,49 @@
 import ArgumentParser
+import Foundation
+import ShapesRecipe
 
-/// `emu train`: training runs whose checkpoints load in transformers.
+/// `emu train --recipe shapes` trains the bundled ShapesWorld model from a seed;
+/// `emu train lm` trains or fine-tunes a transformer on token shards.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train or fine-tune the transformer.", subcommands: [TrainLanguageModelCommand.self])
+        commandName: "train",
+        abstract: "Train a model: from a recipe (--recipe shapes) or with a subcommand.",
+        subcommands: [TrainLanguageModelCommand.self])
+
+    @Option(name: .long, help: "The recipe to run (shapes).")
+    var recipe: String?
+
+    @Option(name: .long, help: "Random seed (same seed, same model).")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Optimizer steps (default: the recipe's).")
+    var steps: Int?
+
+    @Option(name: .long, help: "Stop training after this many minutes even if steps remain.")
+    var minutes: Double?
+
+    @Option(name: .long, help: "Output model folder.")
+    var out: String = "Models/shapes-emu3"
+
+    @Flag(name: .long, help: "Seconds-scale sizes (checks the pipeline end to end; the model is useless).")
+    var smoke = false
+
+    @Flag(name: .long, help: "Print the outcome as one JSON document on stdout.")
+    var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            guard let recipe else {
+                throw UserError("name a recipe (--recipe shapes) or a subcommand (emu train lm); see emu train --help")
+            }
+            guard recipe == "shapes" else { throw UserError("unknown recipe '\(recipe)' (known: shapes)") }
+            var settings = smoke ? ShapesRecipe.Settings.smoke : ShapesRecipe.Settings()
+            settings.seed = seed
+            if let steps { settings.steps = steps }
+            if let minutes { settings.minutes = minutes }
+            let outcome = try ShapesRecipe(settings: settings, log: { Output.log($0) })
+                .run(output: URL(fileURLWithPath: out))
+            if json { try Output.printJSON(outcome) }
+        }
+    }
 }

@@ -1,0 +1,55 @@
+import Emu3
+import EmuIO
+import EmuTensor
+import EmuTraining
+import Foundation
+
+/// Writes a recipe's model as an Emu3 -hf folder: `config.json` (text_config, vocabulary_map),
+/// `model.safetensors` (decoder under `model.text_model.*`, `lm_head.weight`, and the patch codebook),
+/// `tokenizer.json`, `tokenizer_config.json`, `processor_config.json`, `generation_config.json`, and
+/// the recipe's settings and loss curve.
+enum ShapesCheckpointWriter {
+    static func write(to folder: URL, weights: [String: Tensor], codebook: PatchCodebook, vocabulary: ShapesVocabulary,
+                      configuration c: Transformer.Configuration, settings: ShapesRecipe.Settings,
+                      outcome: ShapesRecipe.Outcome, history: [StepMetrics]) throws {
+        var tensors = weights
+        tensors[ShapesModel.codebookTensor] = codebook.entries
+        let textConfig = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c))
+        let config: [String: Any] = [
+            "architectures": ["Emu3ForConditionalGeneration"],
+            "model_type": "emu3",
+            "text_config": textConfig,
+            "vocabulary_map": vocabulary.ids,
+            "image_token_id": vocabulary.specials.imageWrapper,
+            "shapes_codec": ["type": "patch_codebook", "patch_size": codebook.patchSize, "codebook_size": codebook.size,
+                             "tensor": ShapesModel.codebookTensor],
+        ]
+        let tokenizerConfig: [String: Any] = [
+            "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|extra_203|>", "eos_token": "<|extra_204|>",
+            "pad_token": "<|endoftext|>", "unk_token": ShapesVocabulary.unknownToken,
+        ]
+        let processorConfig: [String: Any] = [
+            "processor_class": "ShapesWorldProcessor", "image_size": 64, "patch_size": codebook.patchSize,
+            "grid": [64 / codebook.patchSize, 64 / codebook.patchSize], "negative_prompt": "",
+        ]
+        let generationConfig: [String: Any] = [
+            "bos_token_id": vocabulary.specials.beginOfSequence, "eos_token_id": vocabulary.specials.endOfSequence,
+            "pad_token_id": vocabulary.specials.padding, "guidance_scale": 3.0,
+        ]
+        func json(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicDirectory.replace(at: folder) { staging in
+            try json(config).write(to: staging.appendingPathComponent("config.json"))
+            try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: staging.appendingPathComponent("model.safetensors").path)
+            try vocabulary.tokenizerJSON().write(to: staging.appendingPathComponent("tokenizer.json"))
+            try json(tokenizerConfig).write(to: staging.appendingPathComponent("tokenizer_config.json"))
+            try json(processorConfig).write(to: staging.appendingPathComponent("processor_config.json"))
+            try json(generationConfig).write(to: staging.appendingPathComponent("generation_config.json"))
+            try encoder.encode(settings).write(to: staging.appendingPathComponent("recipe_settings.json"))
+            try encoder.encode(outcome).write(to: staging.appendingPathComponent("recipe_outcome.json"))
+            let lines = try history.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            try (lines.joined(separator: "\n") + "\n").write(to: staging.appendingPathComponent("training_log.jsonl"), atomically: true, encoding: .utf8)
+        }
+    }
+}

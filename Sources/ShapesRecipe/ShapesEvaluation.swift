@@ -1,0 +1,84 @@
+import EmuIO
+import Foundation
+import ShapesWorld
+
+/// The four metrics for a `ShapesModel`, on held-out seeds (layouts, prompts and
+/// instructions training never saw), every output read back by ShapesWorld's evaluators.
+public struct ShapesEvaluation: Sendable {
+    public struct Understanding: Codable, Sendable {
+        /// "describe the image." answered with the canonical caption, exactly (normalised).
+        public var captionExactMatch: Double
+        /// Share of the caption's attributes (shapes, colours, sizes, counts, relation) right.
+        public var captionAttributeAccuracy: Double
+        public var questionExactMatch: Double
+        public var questionAttributeAccuracy: Double
+        /// Captions and questions together.
+        public var exactMatch: Double
+        public var samples: Int
+    }
+
+    public struct VideoReport: Codable, Sendable {
+        public var prefixFrames: Int
+        public var predictedFrames: Int
+        public var score: VideoPredictionScore
+        /// Share of objects within 4 px in the last predicted frame (the "after 4 frames").
+        public var shareWithinToleranceAtLastFrame: Double
+        public var samples: Int
+    }
+
+    public let model: ShapesModel
+    public init(model: ShapesModel) { self.model = model }
+
+    public func textToImage(perCategory: Int, guidance: Float) throws -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
+        let scorer = GenEvalScorer()
+        var judgements: [GenEvalJudgement] = [], samples: [(GenEvalPrompt, RGBImage, Bool)] = []
+        for prompt in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory) {
+            let image = try model.generateImage(prompt.prompt, guidance: guidance)
+            let judgement = scorer.judge(prompt, image: image)
+            judgements.append(judgement)
+            samples.append((prompt, image, judgement.correct))
+        }
+        return (GenEvalScorer.report(judgements), samples)
+    }
+
+    public func understanding(samples count: Int) throws -> Understanding {
+        var captionExact = 0.0, captionAttribute = 0.0, questionExact = 0.0, questionAttribute = 0.0
+        let captions = TaskData.captionedImages(.heldOut, count: count)
+        for sample in captions {
+            let answer = try model.answer(QuestionGenerator.describePrompt, about: sample.image)
+            captionExact += AnswerScorer.isExactMatch(answer, expected: sample.caption) ? 1 : 0
+            captionAttribute += AnswerScorer.attributeScore(answer, expected: sample.caption)
+        }
+        let questions = TaskData.questions(.heldOut, count: count)
+        for sample in questions {
+            let answer = try model.answer(sample.question.question, about: sample.image)
+            questionExact += AnswerScorer.isExactMatch(answer, expected: sample.question.answer) ? 1 : 0
+            questionAttribute += AnswerScorer.attributeScore(answer, expected: sample.question.answer)
+        }
+        let n = Double(max(count, 1))
+        return Understanding(captionExactMatch: captionExact / n, captionAttributeAccuracy: captionAttribute / n,
+                             questionExactMatch: questionExact / n, questionAttributeAccuracy: questionAttribute / n,
+                             exactMatch: (captionExact + questionExact) / (2 * n), samples: count)
+    }
+
+    public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {
+        var predicted: [RGBImage] = [], truth: [[ObjectState]] = [], lastPredicted: [RGBImage] = [], lastTruth: [[ObjectState]] = []
+        for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
+            let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
+            predicted += frames
+            truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)
+            lastPredicted.append(frames[predictedFrames - 1])
+            lastTruth.append(clip.states[prefixFrames + predictedFrames - 1])
+        }
+        let last = VideoEvaluator.score(predicted: lastPredicted, truth: lastTruth)
+        return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
+                           score: VideoEvaluator.score(predicted: predicted, truth: truth),
+                           shareWithinToleranceAtLastFrame: last.shareWithinTolerance, samples: count)
+    }
+
+    public func actions(samples count: Int) throws -> ActionEvaluation {
+        try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count)) { observation in
+            try model.action(for: observation.instructionText, seeing: observation.image)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Emu3
+import EmuIO
+import EmuTensor
+import EmuTraining
+import Foundation
+import ShapesWorld
+
+/// `emu train --recipe shapes`: (1) a stride-8 patch codebook fitted on rendered scenes, (2) the four
+/// task datasets tokenized, (3) one Emu3 decoder trained on their mix with the shared next-token
+/// trainer, (4) an -hf layout folder that `ShapesModel` and `Emu3Pipeline` load.
+public struct ShapesRecipe {
+    public struct Settings: Codable, Sendable {
+        public var seed: UInt64 = 0
+        public var codebookSize = 256
+        public var codebookImages = 400
+        public var codebookIterations = 6
+        public var captionCount = 1500
+        public var questionCount = 1000
+        public var videoCount = 200
+        public var videoFrames = 6
+        public var videoPrefixFrames = 2
+        public var actionEpisodes = 150
+        public var hiddenSize = 64
+        public var layers = 2
+        public var heads = 2
+        public var intermediateSize = 192
+        public var sequenceLength = 512
+        public var batchSize = 2
+        public var steps = 600
+        public var learningRate: Float = 3e-3
+        /// Stop after this many minutes of training even if `steps` are not done (0: no limit).
+        public var minutes: Double = 0
+        /// Share of text-to-image examples whose caption is dropped (trains the CFG branch).
+        public var unconditionalShare = 0.1
+
+        public init() {}
+
+        /// Seconds-scale sizes for tests.
+        public static var smoke: Settings {
+            var s = Settings()
+            s.codebookSize = 32; s.codebookImages = 40; s.codebookIterations = 3
+            s.captionCount = 40; s.questionCount = 30; s.videoCount = 4; s.actionEpisodes = 4
+            s.hiddenSize = 32; s.layers = 1; s.heads = 2; s.intermediateSize = 64
+            s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 30; s.learningRate = 3e-3
+            return s
+        }
+    }
+
+    public struct Outcome: Codable, Sendable {
+        public var steps: Int
+        public var firstLoss: Float
+        public var finalLoss: Float
+        public var seconds: Double
+        public var parameterCount: Int
+        public var trainingExamples: Int
+    }
+
+    public let settings: Settings
+    public let log: (String) -> Void
+
+    public init(settings: Settings, log: @escaping (String) -> Void) {
+        self.settings = settings
+        self.log = log
+    }
+
+    /// Runs the recipe and writes the model folder to `output` (replaced atomically).
+    @discardableResult
+    public func run(output: URL) throws -> Outcome {
+        let s = settings
+        let started = Date()
+        log("rendering data (seed \(s.seed))")
+        let captions = TaskData.captionedImages(.train, start: Int(s.seed) * 1_000_000, count: s.captionCount)
+        let questions = TaskData.questions(.train, start: Int(s.seed) * 1_000_000, count: s.questionCount)
+        let videos = TaskData.videoClips(.train, start: Int(s.seed) * 1_000_000, count: s.videoCount, frameCount: s.videoFrames)
+        let episodes = TaskData.actionEpisodes(.train, start: Int(s.seed) * 1_000_000, count: s.actionEpisodes)
+
+        // (1) the codebook, from every task's pictures.
+        let patchSize = 8
+        var patchImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
+        patchImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
+        patchImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
+        let patcher = PatchCodebook(patchSize: patchSize, entries: Tensor(zeros: [1, patchSize * patchSize * 3]))
+        let codebook = PatchCodebook.train(patches: patchImages.flatMap(patcher.patches), patchSize: patchSize,
+                                           size: s.codebookSize, iterations: s.codebookIterations, seed: s.seed, log: log)
+
+        // (2) vocabulary and token streams.
+        var texts = captions.flatMap { [$0.caption] + $0.alternativeCaptions }
+        texts += questions.flatMap { [$0.question.question, $0.question.answer] }
+        texts += episodes.map(\.instruction) + [QuestionGenerator.describePrompt]
+        texts += CaptionGrammar.numberWords + (0...9).map(String.init) + ["*"]
+        texts += ShapeKind.allCases.map(\.rawValue) + ObjectColor.allCases.map(\.rawValue)
+        let words = texts.flatMap(ShapesVocabulary.words(of:))
+        let vocabulary = ShapesVocabulary(words: words, codebookSize: s.codebookSize)
+        let layout = ShapesSequences(vocabulary: vocabulary, rows: Scene.canvasSize / patchSize, columns: Scene.canvasSize / patchSize)
+        log("vocabulary: \(vocabulary.count) tokens (\(s.codebookSize) visual)")
+
+        var rng = SplitMix(seed: s.seed &+ 17)
+        var examples: [TrainingExample] = []
+        for sample in captions {
+            let codes = codebook.encode(sample.image)
+            let options = [sample.caption] + sample.alternativeCaptions
+            let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
+            examples.append(layout.textToImageExample(caption: caption, codes: codes))
+            examples.append(layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt, answer: sample.caption))
+        }
+        for sample in questions {
+            examples.append(layout.questionExample(imageCodes: codebook.encode(sample.image), question: sample.question.question,
+                                                   answer: sample.question.answer))
+        }
+        for clip in videos {
+            examples.append(layout.videoExample(frames: clip.frames.map(codebook.encode), prefixFrames: s.videoPrefixFrames))
+        }
+        for episode in episodes {
+            for (frame, action) in zip(episode.frames, episode.actions) {
+                examples.append(layout.actionExample(imageCodes: codebook.encode(frame), instruction: episode.instruction,
+                                                     action: DiscreteActionToken(id: vocabulary.actionToken(action))))
+            }
+        }
+        // Mixed order before packing, so every packed row holds several tasks.
+        for i in stride(from: examples.count - 1, to: 0, by: -1) { examples.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let packer = SequencePacker(length: s.sequenceLength, paddingID: vocabulary.specials.padding)
+        let rows = try packer.pack(examples)
+        log("\(examples.count) examples packed into \(rows.count) rows of \(s.sequenceLength + 1) tokens")
+
+        // (3) one decoder on the mix.
+        let configuration = Transformer.Configuration(
+            vocabularySize: vocabulary.count, hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize,
+            layerCount: s.layers, attentionHeads: s.heads, keyValueHeads: s.heads, maxPositions: 1024, ropeTheta: 10_000)
+        let model = TrainableEmu3(configuration: configuration, beginOfSequence: vocabulary.specials.beginOfSequence, seed: s.seed)
+        let trainer = NextTokenTrainer(
+            model: model, rows: rows,
+            configuration: TrainingConfiguration(steps: s.steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
+                                                 optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
+                                                 seed: s.seed),
+            paddingID: vocabulary.specials.padding)
+        let trainingStart = Date()
+        var history: [StepMetrics] = []
+        var smoothed: Float? = nil
+        while trainer.step < s.steps {
+            if s.minutes > 0 && Date().timeIntervalSince(trainingStart) > s.minutes * 60 {
+                log("time limit of \(s.minutes) min reached at step \(trainer.step)")
+                break
+            }
+            let metrics = trainer.trainStep()
+            history.append(metrics)
+            smoothed = smoothed.map { 0.95 * $0 + 0.05 * metrics.loss } ?? metrics.loss
+            if trainer.step % 10 == 0 || trainer.step == 1 {
+                log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step",
+                           trainer.step, s.steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds))
+            }
+        }
+
+        // (4) the checkpoint folder.
+        let parameterCount = model.parameters.values.reduce(0) { $0 + $1.count }
+        let outcome = Outcome(steps: trainer.step, firstLoss: history.first?.loss ?? .nan,
+                              finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
+                              seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
+                              trainingExamples: examples.count)
+        try ShapesCheckpointWriter.write(to: output, weights: model.weights(), codebook: codebook, vocabulary: vocabulary,
+                                         configuration: configuration, settings: s, outcome: outcome, history: history)
+        log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s")
+        return outcome
+    }
+}

@@ -1,0 +1,99 @@
+import Emu3
+import EmuTraining
+import Foundation
+
+/// The four tasks as Emu3 token streams (one layout per task; the loss weights mark what the model
+/// learns to write):
+///
+/// - text-to-image: `BOS caption BOI "8*8" IMG rows EOF EOI EOS` (learns the grid and the tail)
+/// - understanding: `BOS <image> question ASSISTANT answer EOS` (learns the answer)
+/// - video: `BOS BOI "8*8" IMG frame1 EOF ... frameN EOF EOI EOS` (learns frames after the prefix)
+/// - actions: `BOS <image> instruction ASSISTANT BOA action EOA EOS` (learns the action span)
+///
+/// `<image>` is Emu3's image layout `BOI "H*W" IMG rows EOF EOI`.
+public struct ShapesSequences: Sendable {
+    public let vocabulary: ShapesVocabulary
+    public let tokenizer: ShapesTokenizer
+    public let rows: Int
+    public let columns: Int
+
+    public init(vocabulary: ShapesVocabulary, rows: Int = 8, columns: Int = 8) {
+        self.vocabulary = vocabulary
+        tokenizer = ShapesTokenizer(vocabulary: vocabulary)
+        self.rows = rows
+        self.columns = columns
+    }
+
+    var specials: ImageSpecialTokens { vocabulary.specials }
+    func text(_ s: String) -> [Int] { (try? tokenizer.encode(s)) ?? [] }
+
+    /// `BOI "H*W" IMG`
+    public var imageHeader: [Int] { [specials.beginOfImage] + text("\(rows)*\(columns)") + [specials.imageWrapper] }
+
+    /// One frame's rows, each closed by EOL, then EOF.
+    public func frameTokens(_ codes: [Int]) -> [Int] {
+        let visual = vocabulary.visualTokens
+        var ids: [Int] = []
+        for r in 0..<rows {
+            ids += codes[(r * columns)..<((r + 1) * columns)].map { visual[$0] }
+            ids.append(specials.endOfLine)
+        }
+        ids.append(specials.endOfFrame)
+        return ids
+    }
+
+    /// `BOI "H*W" IMG rows EOF EOI`
+    public func imageTokens(_ codes: [Int]) -> [Int] { imageHeader + frameTokens(codes) + [specials.endOfImage] }
+
+    /// Codes of the grids in `ids` (visual tokens in order; non-visual tokens skipped).
+    public func codes(in ids: [Int]) -> [Int] {
+        let first = vocabulary.visualTokens.first ?? 0
+        return ids.compactMap { id in (first..<(first + vocabulary.codebookSize)).contains(id) ? id - first : nil }
+    }
+
+    // MARK: prompts (what inference feeds the model)
+
+    public func textToImagePrompt(_ caption: String) -> [Int] { [specials.beginOfSequence] + text(caption) + imageHeader }
+
+    public func questionPrompt(imageCodes: [Int], question: String) -> [Int] {
+        [specials.beginOfSequence] + imageTokens(imageCodes) + text(question) + [vocabulary.assistant]
+    }
+
+    public func videoPrompt(prefixCodes: [[Int]]) -> [Int] {
+        [specials.beginOfSequence] + imageHeader + prefixCodes.flatMap(frameTokens)
+    }
+
+    public func actionPrompt(imageCodes: [Int], instruction: String) -> [Int] {
+        [specials.beginOfSequence] + imageTokens(imageCodes) + text(instruction) + [vocabulary.assistant]
+    }
+
+    // MARK: training examples
+
+    static func example(prompt: [Int], completion: [Int]) -> TrainingExample {
+        TrainingExample(ids: prompt + completion,
+                        weights: [Float](repeating: 0, count: prompt.count) + [Float](repeating: 1, count: completion.count))
+    }
+
+    public func textToImageExample(caption: String, codes: [Int]) -> TrainingExample {
+        Self.example(prompt: textToImagePrompt(caption),
+                     completion: frameTokens(codes) + [specials.endOfImage, specials.endOfSequence])
+    }
+
+    public func questionExample(imageCodes: [Int], question: String, answer: String) -> TrainingExample {
+        Self.example(prompt: questionPrompt(imageCodes: imageCodes, question: question),
+                     completion: text(answer) + [specials.endOfSequence])
+    }
+
+    public func videoExample(frames: [[Int]], prefixFrames: Int) -> TrainingExample {
+        Self.example(prompt: videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames))),
+                     completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
+    }
+
+    public func actionExample(imageCodes: [Int], instruction: String, action: DiscreteActionToken) -> TrainingExample {
+        Self.example(prompt: actionPrompt(imageCodes: imageCodes, instruction: instruction),
+                     completion: [vocabulary.beginOfAction, action.id, vocabulary.endOfAction, specials.endOfSequence])
+    }
+}
+
+/// An action token id (kept apart from ShapesWorld's `Action` so this file needs only the vocabulary).
+public struct DiscreteActionToken: Sendable { public var id: Int }

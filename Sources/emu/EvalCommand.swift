@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import ShapesRecipe
+import ShapesWorld
+
+/// `emu eval`: the ShapesWorld metrics of a model on held-out seeds.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a ShapesWorld model: text-to-image (GenEval-style), understanding, video prediction, actions.")
+
+    enum Task: String, ExpressibleByArgument, CaseIterable { case t2i, understanding, video, actions, all }
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(name: .long, help: "t2i, understanding, video, actions or all.")
+    var task: Task = .all
+
+    @Option(name: .long, help: "Samples per task (per category for t2i).")
+    var samples: Int = 20
+
+    @Option(name: .long, help: "Classifier-free guidance scale for text-to-image (1 disables it).")
+    var cfg: Float = 3
+
+    @Option(name: .customLong("cfg-sweep"), help: "Comma-separated guidance scales: text-to-image accuracy at each.")
+    var cfgSweep: String?
+
+    struct Report: Encodable {
+        var model: String
+        var samples: Int
+        var cfg: Float
+        var textToImage: GenEvalReport?
+        var cfgSweep: [String: GenEvalReport]?
+        var understanding: ShapesEvaluation.Understanding?
+        var video: ShapesEvaluation.VideoReport?
+        var actions: ActionEvaluation?
+        var seconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case model, samples, cfg, understanding, video, actions, seconds
+            case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
+        }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            guard samples > 0 else { throw UserError("--samples must be positive") }
+            let started = Date()
+            let model = try ShapesModelLocation.load(options.model)
+            let evaluation = ShapesEvaluation(model: model)
+            var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
+            let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
+            for t in tasks {
+                let taskStart = Date()
+                switch t {
+                case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg).report
+                case .understanding: report.understanding = try evaluation.understanding(samples: samples)
+                case .video: report.video = try evaluation.video(samples: samples)
+                case .actions: report.actions = try evaluation.actions(samples: samples)
+                case .all: break
+                }
+                Output.log("\(t.rawValue): done in \(String(format: "%.1f", Date().timeIntervalSince(taskStart))) s")
+            }
+            if let cfgSweep {
+                var sweep: [String: GenEvalReport] = [:]
+                for part in cfgSweep.split(separator: ",") {
+                    guard let scale = Float(part.trimmingCharacters(in: .whitespaces)), scale > 0 else {
+                        throw UserError("--cfg-sweep: '\(part)' is not a positive number")
+                    }
+                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale).report
+                }
+                report.cfgSweep = sweep
+            }
+            report.seconds = Date().timeIntervalSince(started)
+            if options.json { try Output.printJSON(report) } else { print(EvalCommand.summary(report)) }
+        }
+    }
+
+    static func summary(_ r: Report) -> String {
+        var lines: [String] = []
+        func f(_ x: Double) -> String { String(format: "%.3f", x) }
+        if let t = r.textToImage {
+            lines.append("text-to-image (cfg \(r.cfg)): overall \(f(t.overall)); "
+                         + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
+        }
+        if let sweep = r.cfgSweep {
+            for (scale, t) in sweep.sorted(by: { Float($0.key)! < Float($1.key)! }) { lines.append("  cfg \(scale): overall \(f(t.overall))") }
+        }
+        if let u = r.understanding {
+            lines.append("understanding: exact match \(f(u.exactMatch)) (captions \(f(u.captionExactMatch)), questions \(f(u.questionExactMatch))); "
+                         + "attribute accuracy captions \(f(u.captionAttributeAccuracy)), questions \(f(u.questionAttributeAccuracy))")
+        }
+        if let v = r.video {
+            lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
+                         + "at frame \(v.predictedFrames) \(f(v.shareWithinToleranceAtLastFrame)), missed \(v.score.missedCount)/\(v.score.objectCount)")
+        }
+        if let a = r.actions {
+            lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps))")
+        }
+        lines.append("(\(r.samples) samples per task, held-out seeds, \(Int(r.seconds)) s)")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,109 @@
+import EmuIO
+import XCTest
+@testable import ShapesWorld
+
+final class VideoTests: XCTestCase {
+    func testObjectsStayInsideApartAndMoveByTheirVelocity() {
+        var bounces = 0, collisions = 0
+        for clip in TaskData.videoClips(.train, count: 300) {
+            XCTAssertEqual(clip.frames.count, 8)
+            for (f, states) in clip.states.enumerated() {
+                XCTAssertTrue(VideoSimulator.isSeparated(states))
+                XCTAssertEqual(clip.frames[f], VideoSimulator.render(states))
+                for state in states {
+                    let h = state.object.halfSize
+                    XCTAssertTrue(state.object.x - h >= 0 && state.object.x + h <= 64 && state.object.y - h >= 0
+                                  && state.object.y + h <= 64, "frame \(f) \(state)")
+                }
+                guard f > 0 else { continue }
+                let before = clip.states[f - 1]
+                // Equal-mass elastic contacts exchange velocities, so without a wall bounce the sum of
+                // velocities is conserved, and every speed component keeps its magnitude.
+                XCTAssertEqual(before.map { abs($0.vx) }.sorted() + before.map { abs($0.vy) }.sorted(),
+                               states.map { abs($0.vx) }.sorted() + states.map { abs($0.vy) }.sorted())
+                for (a, b) in zip(before, states) {
+                    let movedFreely = b.object.x == a.object.x + Double(a.vx) && b.object.y == a.object.y + Double(a.vy)
+                    if a.vx != b.vx || a.vy != b.vy {
+                        if a.vx == -b.vx && a.vy == b.vy || a.vy == -b.vy && a.vx == b.vx { bounces += 1 } else { collisions += 1 }
+                    } else if !movedFreely {
+                        // Several contacts in one frame can hand a velocity back (a chain of exchanges),
+                        // but only an object in contact may be held back.
+                        let inContact = states.contains { other in
+                            other != b && abs(other.object.x - b.object.x) < other.object.halfSize + b.object.halfSize + 8
+                                && abs(other.object.y - b.object.y) < other.object.halfSize + b.object.halfSize + 8
+                        }
+                        XCTAssertTrue(inContact, "an object kept its velocity, did not move by it, touched nothing")
+                    }
+                }
+            }
+            XCTAssertFalse(clip.caption.isEmpty)
+        }
+        XCTAssertGreaterThan(bounces, 50, "walls bounce objects")
+        XCTAssertGreaterThan(collisions, 5, "objects bounce off each other")
+    }
+
+    func testWallBounceMirrorsPosition() {
+        let object = SceneObject(shape: .square, color: .red, size: .small, x: 7, y: 30)
+        let next = VideoSimulator.step([ObjectState(object: object, vx: -3, vy: 0)])
+        XCTAssertEqual(next[0].object.x, 8)  // 7 - 3 = 4 is 2 px past the wall at 6: mirrored to 8
+        XCTAssertEqual(next[0].vx, 3)
+    }
+
+    func testHeadOnCollisionExchangesVelocities() {
+        let a = SceneObject(shape: .circle, color: .red, size: .small, x: 20, y: 32)
+        let b = SceneObject(shape: .square, color: .blue, size: .small, x: 36, y: 32)
+        let next = VideoSimulator.step([ObjectState(object: a, vx: 3, vy: 0), ObjectState(object: b, vx: -1, vy: 0)])
+        XCTAssertEqual(next.map(\.vx), [-1, 3])
+        XCTAssertTrue(VideoSimulator.isSeparated(next))
+    }
+}
+
+final class GripperTests: XCTestCase {
+    func testExpertSolvesEveryInstruction() {
+        let tasks = TaskData.actionTasks(.train, count: 400) + TaskData.actionTasks(.heldOut, count: 100)
+        let evaluation = ActionEvaluator.evaluate(tasks, policy: ActionEvaluator.expertPolicy)
+        XCTAssertEqual(evaluation.successRate, 1.0)
+        XCTAssertLessThan(evaluation.meanSteps, 20)
+        var kinds = Set<String>()
+        for task in tasks {
+            kinds.insert(task.instruction.text.hasPrefix("put") ? "place" : "corner")
+            XCTAssertEqual(try GripperInstruction(parsing: task.instruction.text), task.instruction)
+        }
+        XCTAssertEqual(kinds.count, 2)
+    }
+
+    func testDemonstrationsEndSolvedWithStop() {
+        for episode in TaskData.actionEpisodes(.heldOut, count: 50) {
+            XCTAssertEqual(episode.frames.count, episode.actions.count + 1)
+            XCTAssertEqual(episode.actions.last, .stop)
+            var world = episode.task.world
+            XCTAssertFalse(episode.task.instruction.isSatisfied(in: world))
+            for action in episode.actions { world.step(action) }
+            XCTAssertTrue(episode.task.instruction.isSatisfied(in: world))
+        }
+    }
+
+    func testStepRulesAndRendering() {
+        var world = GripperWorld(objects: [GridObject(shape: .circle, color: .red, cell: GridCell(column: 0, row: 0)),
+                                           GridObject(shape: .square, color: .blue, cell: GridCell(column: 1, row: 0))],
+                                 gripper: GridCell(column: 0, row: 0))
+        XCTAssertFalse(world.step(.up), "walls stop the gripper")
+        let open = world.render()
+        world.step(.grasp)
+        XCTAssertEqual(world.heldObject, 0)
+        XCTAssertNotEqual(world.render(), open, "closed and open grippers look different")
+        XCTAssertFalse(world.step(.right), "a held object cannot enter an occupied cell")
+        world.step(.down)
+        XCTAssertEqual(world.objects[0].cell, GridCell(column: 0, row: 1))
+        world.step(.release); world.step(.up)
+        XCTAssertEqual(world.objects[0].cell, GridCell(column: 0, row: 1), "released objects stay")
+        let below = GripperInstruction.place(ObjectReference(color: .red, shape: .circle), .below,
+                                             ObjectReference(color: .blue, shape: .square))
+        XCTAssertFalse(below.isSatisfied(in: world))
+        XCTAssertTrue(GripperInstruction.place(ObjectReference(color: .red, shape: .circle), .leftOf,
+                                               ObjectReference(color: .blue, shape: .square)).isSatisfied(in: world) == false)
+        XCTAssertThrowsError(try GripperInstruction(parsing: "put the red circle near the blue square"))
+        XCTAssertEqual(try GripperInstruction(parsing: "Move the red circle to the top left."),
+                       .moveToCorner(ObjectReference(color: .red, shape: .circle), .topLeft))
+    }
+}
