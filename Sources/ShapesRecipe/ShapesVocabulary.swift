@@ -130,11 +130,11 @@ public struct ShapesTokenizer: TextTokenizing {
         return ids
     }
 
-    public func decode(_ ids: [Int]) throws -> String {
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool) throws -> String {
         var text = ""
         for id in ids where vocabulary.tokens.indices.contains(id) {
             let token = vocabulary.tokens[id]
-            if token.hasPrefix("<|") { continue }
+            if token.hasPrefix("<|") && skipSpecialTokens { continue }
             if !text.isEmpty && !".,?*:".contains(token) && !text.hasSuffix("*") { text += " " }
             text += token
         }

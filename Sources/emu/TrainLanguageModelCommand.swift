@@ -90,7 +90,7 @@ struct TrainLanguageModelCommand: ParsableCommand {
             // Vocabulary, tokenizer and layouts come from the source checkpoint.
             let tokenizerURL = source.appendingPathComponent("tokenizer.json")
             let tokenizer: (any TextTokenizing)? = FileManager.default.fileExists(atPath: tokenizerURL.path)
-                ? TokenizerAdapter(base: try BPETokenizer(tokenizerJSON: tokenizerURL)) : nil
+                ? try BPETokenizer(tokenizerJSON: tokenizerURL) : nil
             let pipeline = try Emu3Pipeline(directory: source, components: [], tokenizer: tokenizer)
             // Training reads code grids, so the pixel-to-code factor is never used.
             let processor = try pipeline.processor(spatialFactor: 8)
@@ -262,11 +262,4 @@ struct TrainLanguageModelCommand: ParsableCommand {
         handle.seekToEndOfFile()
         handle.write(line + Data("\n".utf8))
     }
-}
-
-/// The checkpoint's BPE tokenizer as the processor's text tokenizer.
-struct TokenizerAdapter: TextTokenizing {
-    let base: BPETokenizer
-    func encode(_ text: String) throws -> [Int] { base.encode(text) }
-    func decode(_ ids: [Int]) throws -> String { try base.decode(ids) }
 }
