@@ -12,30 +12,8 @@ struct VQCommand: ParsableCommand {
 }
 
 enum VQMedia {
-    /// The bundled model, relative to the working directory or to the package the executable was
-    /// built in (`.build/<config>/emu`).
-    static let bundledModel = "Models/shapes-emu3"
-
-    static func modelDirectory(_ options: ModelOptions) throws -> String {
-        if let model = options.model { return model }
-        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(bundledModel)]
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            folder = folder.deletingLastPathComponent()
-            candidates.append(folder.appendingPathComponent(bundledModel))
-        }
-        candidates = candidates.reduce(into: []) { unique, url in
-            if !unique.contains(where: { $0.standardizedFileURL.path == url.standardizedFileURL.path }) { unique.append(url) }
-        }
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) else {
-            throw UserError("no --model DIR given and the bundled model \(bundledModel) is not there (looked in "
-                            + candidates.map(\.path).joined(separator: ", ") + ")")
-        }
-        return found.path
-    }
-
     static func pipeline(_ options: ModelOptions) throws -> VisionTokenizerPipeline {
-        let model = try modelDirectory(options)
+        let model = try ModelLoading.directory(options)
         do { return try VisionTokenizerPipeline(directory: model) } catch {
             throw UserError("\(model): \(error)")
         }
