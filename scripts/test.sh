@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI). Numeric tests need optimized code, so tests build in
-# release with testability enabled. Slow suites run only with EMU_SLOW_TESTS=1.
+# release with testability enabled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build
