@@ -4,6 +4,7 @@
 #include "emu_kernels.h"
 #include "internal.h"
 #include <stdlib.h>
+#include <string.h>
 
 #define MR 6
 #define NR 16
@@ -49,6 +50,22 @@ static void pack_a(long mc, long kc, const float *a, long lda, int trans, long i
 
 /* Rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column panels: bp[panel][p][NR]. */
 static void pack_b(long kc, long nc, const void *b, long ldb, int trans, int type, long p0, long j0, float *bp) {
+    if (!trans && type == EMU_F32) {
+        /* Row by row, so B is read sequentially (a panel-by-panel walk reads 64 bytes per row of B
+           and defeats the prefetcher once B outgrows the caches). */
+        for (long p = 0; p < kc; p++) {
+            const float *src = (const float *)b + (p0 + p) * ldb + j0;
+            long jr = 0;
+            for (; jr + NR <= nc; jr += NR) memcpy(bp + jr * kc + p * NR, src + jr, sizeof(float) * NR);
+            if (jr < nc) {
+                float *dst = bp + jr * kc + p * NR;
+                long j = 0;
+                for (; jr + j < nc; j++) dst[j] = src[jr + j];
+                for (; j < NR; j++) dst[j] = 0;
+            }
+        }
+        return;
+    }
     for (long jr = 0; jr < nc; jr += NR) {
         long cols = nc - jr < NR ? nc - jr : NR;
         float *dst = bp + jr * kc;
