@@ -86,12 +86,11 @@ public final class TrainableTransformer: NextTokenModel {
         let (b, s) = (inputs.count, inputs.first?.count ?? 0)
         precondition(b > 0 && s > 0 && inputs.allSatisfy { $0.count == s }, "training rows must be non-empty and of equal length")
         let rope = RotaryTables(length: s, headDim: c.headDim, theta: c.ropeTheta)
-        let mask = Self.causalMask(s)
         var x = Tensor.embedding(inputs.flatMap { $0 }, shape: [b, s], table: parameter("embed_tokens.weight"))
         for l in 0..<c.layerCount {
             let p = "layers.\(l)."
             let attended = attention(x.rmsNorm(weight: parameter(p + "input_layernorm.weight"), epsilon: c.rmsNormEpsilon),
-                                     layer: p + "self_attn.", rope: rope, mask: mask)
+                                     layer: p + "self_attn.", rope: rope)
             let h = x + attended
             let n = h.rmsNorm(weight: parameter(p + "post_attention_layernorm.weight"), epsilon: c.rmsNormEpsilon)
             let gate = n.linear(weight: parameter(p + "mlp.gate_proj.weight")).silu()
@@ -103,35 +102,17 @@ public final class TrainableTransformer: NextTokenModel {
     }
 
     /// Causal grouped-query attention of x [B, S, hidden], composed of differentiable ops.
-    func attention(_ x: Tensor, layer p: String, rope: RotaryTables, mask: Tensor) -> Tensor {
+    func attention(_ x: Tensor, layer p: String, rope: RotaryTables) -> Tensor {
         let c = configuration
         let (b, s, d) = (x.shape[0], x.shape[1], c.headDim)
         func heads(_ t: Tensor, _ h: Int) -> Tensor { t.reshaped([b, s, h, d]).permuted([0, 2, 1, 3]) }
         let q = rope.apply(heads(x.linear(weight: parameter(p + "q_proj.weight")), c.attentionHeads))
-        var k = rope.apply(heads(x.linear(weight: parameter(p + "k_proj.weight")), c.keyValueHeads))
-        var v = heads(x.linear(weight: parameter(p + "v_proj.weight")), c.keyValueHeads)
-        let group = c.attentionHeads / c.keyValueHeads
-        if group > 1 {
-            // Query head h reads KV head h / group: repeat each KV head `group` times.
-            func repeated(_ t: Tensor) -> Tensor {
-                let one = t.reshaped([b, c.keyValueHeads, 1, s, d])
-                return Tensor.concatenate(Array(repeating: one, count: group), axis: 2).reshaped([b, c.attentionHeads, s, d])
-            }
-            k = repeated(k)
-            v = repeated(v)
-        }
-        let scores = q.matmul(k.transposedLastTwo()).scaled(by: 1 / Float(d).squareRoot()) + mask
-        let attended = scores.softmax().matmul(v)  // [B, H, S, D]
+        let k = rope.apply(heads(x.linear(weight: parameter(p + "k_proj.weight")), c.keyValueHeads))
+        let v = heads(x.linear(weight: parameter(p + "v_proj.weight")), c.keyValueHeads)
+        // Fused causal attention with grouped KV heads: no S x S matrix, no repeated K/V.
+        let attended = Tensor.attention(query: q, key: k, value: v, causal: true)  // [B, H, S, D]
         return attended.permuted([0, 2, 1, 3]).reshaped([b, s, c.attentionHeads * d])
             .linear(weight: parameter(p + "o_proj.weight"))
-    }
-
-    /// [S, S]: 0 where key j <= query i, -infinity above the diagonal.
-    static func causalMask(_ s: Int) -> Tensor {
-        let m = Tensor(zeros: [s, s])
-        let w = m.mutableFloats
-        for i in 0..<s { for j in (i + 1)..<max(s, i + 1) { w[i * s + j] = -Float.infinity } }
-        return m
     }
 
     /// The weights under their hub names, as saved in `model.safetensors` (detached copies).
