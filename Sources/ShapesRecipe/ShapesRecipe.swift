@@ -41,7 +41,7 @@ public struct ShapesRecipe {
             s.codebookSize = 32; s.codebookImages = 40; s.codebookIterations = 3
             s.captionCount = 40; s.questionCount = 30; s.videoCount = 4; s.actionEpisodes = 4
             s.hiddenSize = 32; s.layers = 1; s.heads = 2; s.intermediateSize = 64
-            s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 30; s.learningRate = 3e-3
+            s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 100; s.learningRate = 1e-2
             return s
         }
     }
@@ -126,7 +126,7 @@ public struct ShapesRecipe {
         let configuration = Transformer.Configuration(
             vocabularySize: vocabulary.count, hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize,
             layerCount: s.layers, attentionHeads: s.heads, keyValueHeads: s.heads, maxPositions: 1024, ropeTheta: 10_000)
-        let model = TrainableEmu3(configuration: configuration, beginOfSequence: vocabulary.specials.beginOfSequence, seed: s.seed)
+        let model = TrainableTransformer(configuration: configuration, seed: s.seed)
         let trainer = NextTokenTrainer(
             model: model, rows: rows,
             configuration: TrainingConfiguration(steps: s.steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
@@ -156,7 +156,7 @@ public struct ShapesRecipe {
                               finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
                               seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
                               trainingExamples: examples.count)
-        try ShapesCheckpointWriter.write(to: output, weights: model.weights(), codebook: codebook, vocabulary: vocabulary,
+        try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codebook: codebook, vocabulary: vocabulary,
                                          configuration: configuration, settings: s, outcome: outcome, history: history)
         log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s")
         return outcome
