@@ -12,22 +12,22 @@ public struct ShapesRecipe {
     public struct Settings: Codable, Sendable {
         public var seed: UInt64 = 0
         public var codebookSize = 256
-        public var codebookImages = 400
-        public var codebookIterations = 6
-        public var captionCount = 1500
-        public var questionCount = 1000
-        public var videoCount = 200
+        public var codebookImages = 800
+        public var codebookIterations = 8
+        public var captionCount = 6000
+        public var questionCount = 4000
+        public var videoCount = 800
         public var videoFrames = 6
         public var videoPrefixFrames = 2
-        public var actionEpisodes = 150
-        public var hiddenSize = 64
-        public var layers = 2
-        public var heads = 2
-        public var intermediateSize = 192
+        public var actionEpisodes = 600
+        public var hiddenSize = 256
+        public var layers = 4
+        public var heads = 4
+        public var intermediateSize = 768
         public var sequenceLength = 512
-        public var batchSize = 2
-        public var steps = 600
-        public var learningRate: Float = 3e-3
+        public var batchSize = 8
+        public var steps = 1800
+        public var learningRate: Float = 1e-3
         /// Stop after this many minutes of training even if `steps` are not done (0: no limit).
         public var minutes: Double = 0
         /// Share of text-to-image examples whose caption is dropped (trains the CFG branch).
