@@ -60,7 +60,7 @@ public struct ShapesModel: Sendable {
         let prompt = sequences.questionPrompt(imageCodes: codebook.encode(image), question: question)
         let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens,
                                                               stopTokens: [vocabulary.specials.endOfSequence]))
-        return try sequences.tokenizer.decode(result.ids)
+        return try sequences.tokenizer.decode(result.ids, skipSpecialTokens: true)
     }
 
     /// The next `count` frames after `prefix` (greedy, grid-constrained).

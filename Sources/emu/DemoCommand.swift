@@ -78,7 +78,8 @@ struct DemoCommand: ParsableCommand {
                               predicted: try saveGIF(Array(clip.frames.prefix(2)) + predicted, "video_predicted.gif"),
                               truth: try saveGIF(clip.frames, "video_truth.gif"),
                               meanError: score.meanError, withinFourPixels: score.shareWithinTolerance)
-            Output.log(String(format: "  mean position error %.1f px, %.0f%% of objects within 4 px", score.meanError, 100 * score.shareWithinTolerance))
+            Output.log(String(format: "  %.0f%% of objects within 4 px; %d of %d not found; mean error of those found %.1f px",
+                              100 * score.shareWithinTolerance, score.missedCount, score.objectCount, score.meanError))
 
             Output.log("gripper")
             let task = TaskData.actionTasks(.heldOut, start: 1000, count: 1)[0]

@@ -37,7 +37,7 @@ enum ModelLoading {
         var looked: [String] = []
         for path in candidates.map(\.standardizedFileURL.path) where !looked.contains(path) { looked.append(path) }
         throw UserError("no --model given and the bundled model \(bundledModel) is not there (looked in \(looked.joined(separator: ", "))); "
-                        + "pass --model DIR with an Emu3 checkpoint folder")
+                        + "pass --model DIR with an Emu3 checkpoint folder, or train the bundled one with `emu train --recipe shapes`")
     }
 
     /// A bare JSON array of non-negative integers.
