@@ -19,7 +19,18 @@ enum ModelLoading {
             throw UserError("--model \(directory): no such folder")
         }
         let url = URL(fileURLWithPath: directory)
+        try refuseShapesModel(url)
         return try Emu3Pipeline(directory: url, components: components, tokenizer: nil)
+    }
+
+    /// The bundled ShapesWorld model codes pictures with a patch codebook, not Emu3's VQ-VAE, and
+    /// has a word-level tokenizer: the generic commands cannot run it, `emu demo` and `emu eval` can.
+    static func refuseShapesModel(_ url: URL) throws {
+        guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path),
+              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              config["shapes_codec"] != nil else { return }
+        throw UserError("\(url.path) is the bundled ShapesWorld model, whose pictures are coded by a patch codebook "
+                        + "rather than Emu3's VQ-VAE: run it with `emu demo` or `emu eval`, or pass --model DIR with an Emu3 checkpoint")
     }
 
     /// The first of the candidate places that holds the bundled model, or an error naming them all.
