@@ -91,6 +91,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A uniform double in [0, 1) from the top 53 bits.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 extension Array {

@@ -1,3 +1,4 @@
+import EmuTraining
 import EmuIO
 import EmuTensor
 import Foundation
@@ -85,7 +86,7 @@ public struct PatchCodebook: Sendable {
                              log: (String) -> Void = { _ in }) -> PatchCodebook {
         let d = patchSize * patchSize * 3, n = patches.count / d
         precondition(n >= size, "k-means needs at least \(size) patches, got \(n)")
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         // Seed from distinct patches where possible (most patches are plain background).
         var seen = Set<[Float]>(), picks: [Int] = []
         var order = Array(0..<n)
@@ -123,18 +124,4 @@ public struct PatchCodebook: Sendable {
         }
         return PatchCodebook(patchSize: patchSize, entries: Tensor(centres, shape: [size, d]))
     }
-}
-
-/// SplitMix64: the recipe's own small deterministic generator.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -94,7 +94,7 @@ public struct ShapesRecipe {
         let layout = ShapesSequences(vocabulary: vocabulary, rows: Scene.canvasSize / patchSize, columns: Scene.canvasSize / patchSize)
         log("vocabulary: \(vocabulary.count) tokens (\(s.codebookSize) visual)")
 
-        var rng = SplitMix(seed: s.seed &+ 17)
+        var rng = SeededGenerator(seed: s.seed &+ 17)
         var examples: [TrainingExample] = []
         for sample in captions {
             let codes = codebook.encode(sample.image)
