@@ -99,7 +99,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 extension Array {
     /// The same permutation for the same (seed, epoch) on every machine.
     public func deterministicallyShuffled(seed: UInt64, epoch: Int) -> [Element] {
-        var g = SeededGenerator(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
+        var g = SeededGenerator(seed: seed &+ UInt64(bitPattern: Int64(epoch)) &* 0x2545_F491_4F6C_DD1D)
         var out = self
         guard out.count > 1 else { return out }
         for i in stride(from: out.count - 1, to: 0, by: -1) {

@@ -30,6 +30,9 @@ public struct ShapesRecipe {
         public var learningRate: Float = 1e-3
         /// Stop after this many minutes of training even if `steps` are not done (0: no limit).
         public var minutes: Double = 0
+        /// The tasks trained on (all four for the unified model; one for a specialist). Codebook and
+        /// vocabulary always come from every task's data, so all models share them.
+        public var tasks: [ShapesTask] = ShapesTask.allCases
         /// Share of text-to-image examples whose caption is dropped (trains the CFG branch).
         public var unconditionalShare = 0.1
 
@@ -53,6 +56,10 @@ public struct ShapesRecipe {
         public var seconds: Double
         public var parameterCount: Int
         public var trainingExamples: Int
+        /// Tokens in the training examples of each task (one epoch).
+        public var tokensPerTask: [String: Int]
+        /// Tokens of each task the optimizer saw (epochs x the above, from the rows consumed).
+        public var tokensSeenPerTask: [String: Double]
     }
 
     public let settings: Settings
@@ -95,27 +102,33 @@ public struct ShapesRecipe {
         log("vocabulary: \(vocabulary.count) tokens (\(s.codebookSize) visual)")
 
         var rng = SeededGenerator(seed: s.seed &+ 17)
-        var examples: [TrainingExample] = []
+        var tagged: [(ShapesTask, TrainingExample)] = []
         for sample in captions {
             let codes = codebook.encode(sample.image)
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
-            examples.append(layout.textToImageExample(caption: caption, codes: codes))
-            examples.append(layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt, answer: sample.caption))
+            tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
+            tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
+                                                                  answer: sample.caption)))
         }
         for sample in questions {
-            examples.append(layout.questionExample(imageCodes: codebook.encode(sample.image), question: sample.question.question,
-                                                   answer: sample.question.answer))
+            tagged.append((.understanding, layout.questionExample(imageCodes: codebook.encode(sample.image),
+                                                                  question: sample.question.question, answer: sample.question.answer)))
         }
         for clip in videos {
-            examples.append(layout.videoExample(frames: clip.frames.map(codebook.encode), prefixFrames: s.videoPrefixFrames))
+            tagged.append((.video, layout.videoExample(frames: clip.frames.map(codebook.encode), prefixFrames: s.videoPrefixFrames)))
         }
         for episode in episodes {
             for (frame, action) in zip(episode.frames, episode.actions) {
-                examples.append(layout.actionExample(imageCodes: codebook.encode(frame), instruction: episode.instruction,
-                                                     action: DiscreteActionToken(id: vocabulary.actionToken(action))))
+                tagged.append((.actions, layout.actionExample(imageCodes: codebook.encode(frame), instruction: episode.instruction,
+                                                              action: DiscreteActionToken(id: vocabulary.actionToken(action)))))
             }
         }
+        tagged = tagged.filter { s.tasks.contains($0.0) }
+        var tokensPerTask: [String: Int] = [:]
+        for (task, example) in tagged { tokensPerTask[task.rawValue, default: 0] += example.ids.count }
+        log("tokens per epoch: " + tokensPerTask.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        var examples = tagged.map(\.1)
         // Mixed order before packing, so every packed row holds several tasks.
         for i in stride(from: examples.count - 1, to: 0, by: -1) { examples.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let packer = SequencePacker(length: s.sequenceLength, paddingID: vocabulary.specials.padding)
@@ -152,13 +165,20 @@ public struct ShapesRecipe {
 
         // (4) the checkpoint folder.
         let parameterCount = model.parameters.values.reduce(0) { $0 + $1.count }
+        let epochs = Double(trainer.step * s.batchSize) / Double(max(rows.count, 1))
         let outcome = Outcome(steps: trainer.step, firstLoss: history.first?.loss ?? .nan,
                               finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
                               seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
-                              trainingExamples: examples.count)
+                              trainingExamples: examples.count, tokensPerTask: tokensPerTask,
+                              tokensSeenPerTask: tokensPerTask.mapValues { Double($0) * epochs })
         try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codebook: codebook, vocabulary: vocabulary,
                                          configuration: configuration, settings: s, outcome: outcome, history: history)
         log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s")
         return outcome
     }
+}
+
+/// The four ShapesWorld tasks (names as `emu eval --task` and `emu train --tasks` spell them).
+public enum ShapesTask: String, Codable, CaseIterable, Sendable {
+    case textToImage = "t2i", understanding, video, actions
 }

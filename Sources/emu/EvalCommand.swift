@@ -25,6 +25,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("cfg-sweep"), help: "Comma-separated guidance scales: text-to-image accuracy at each.")
     var cfgSweep: String?
 
+    @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
+    var compare: String?
+
     struct Report: Encodable {
         var model: String
         var samples: Int
@@ -34,10 +37,12 @@ struct EvalCommand: ParsableCommand {
         var understanding: ShapesEvaluation.Understanding?
         var video: ShapesEvaluation.VideoReport?
         var actions: ActionEvaluation?
+        /// With --compare: each specialist's report on its own task.
+        var specialists: [String: Report]?
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case model, samples, cfg, understanding, video, actions, seconds
+            case model, samples, cfg, understanding, video, actions, specialists, seconds
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
     }
@@ -47,20 +52,20 @@ struct EvalCommand: ParsableCommand {
             guard samples > 0 else { throw UserError("--samples must be positive") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
-            let evaluation = ShapesEvaluation(model: model)
-            var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
-            for t in tasks {
-                let taskStart = Date()
-                switch t {
-                case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg).report
-                case .understanding: report.understanding = try evaluation.understanding(samples: samples)
-                case .video: report.video = try evaluation.video(samples: samples)
-                case .actions: report.actions = try evaluation.actions(samples: samples)
-                case .all: break
+            var report = try evaluate(model, tasks: tasks)
+            if let compare {
+                var specialists: [String: Report] = [:]
+                for t in tasks {
+                    let folder = URL(fileURLWithPath: compare).appendingPathComponent(t.rawValue)
+                    guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+                        throw UserError("--compare \(compare): no specialist for \(t.rawValue) (expected a model in \(folder.path))")
+                    }
+                    specialists[t.rawValue] = try evaluate(try ShapesModelLocation.load(folder.path), tasks: [t])
                 }
-                Output.log("\(t.rawValue): done in \(String(format: "%.1f", Date().timeIntervalSince(taskStart))) s")
+                report.specialists = specialists
             }
+            let evaluation = ShapesEvaluation(model: model)
             if let cfgSweep {
                 var sweep: [String: GenEvalReport] = [:]
                 for part in cfgSweep.split(separator: ",") {
@@ -74,6 +79,26 @@ struct EvalCommand: ParsableCommand {
             report.seconds = Date().timeIntervalSince(started)
             if options.json { try Output.printJSON(report) } else { print(EvalCommand.summary(report)) }
         }
+    }
+
+    /// The model's report on `tasks` (held-out seeds, the same samples for every model).
+    func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
+        let evaluation = ShapesEvaluation(model: model)
+        var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
+        let started = Date()
+        for t in tasks {
+            let taskStart = Date()
+            switch t {
+            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg).report
+            case .understanding: report.understanding = try evaluation.understanding(samples: samples)
+            case .video: report.video = try evaluation.video(samples: samples)
+            case .actions: report.actions = try evaluation.actions(samples: samples)
+            case .all: break
+            }
+            Output.log("\(model.directory.lastPathComponent) \(t.rawValue): done in \(String(format: "%.1f", Date().timeIntervalSince(taskStart))) s")
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
     }
 
     static func summary(_ r: Report) -> String {
@@ -96,6 +121,12 @@ struct EvalCommand: ParsableCommand {
         }
         if let a = r.actions {
             lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps))")
+        }
+        if let specialists = r.specialists {
+            lines.append("specialists (same tokens of their task):")
+            for (name, report) in specialists.sorted(by: { $0.key < $1.key }) {
+                lines.append(summary(report).split(separator: "\n").dropLast().map { "  \(name): \($0)" }.joined(separator: "\n"))
+            }
         }
         lines.append("(\(r.samples) samples per task, held-out seeds, \(Int(r.seconds)) s)")
         return lines.joined(separator: "\n")

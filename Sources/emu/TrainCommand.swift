@@ -22,6 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Stop training after this many minutes even if steps remain.")
     var minutes: Double?
 
+    @Option(name: .long, help: "With --recipe shapes: the tasks to train on, comma-separated (t2i, understanding, video, actions; default all: the unified model).")
+    var tasks: String?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -41,6 +44,14 @@ struct TrainCommand: ParsableCommand {
             settings.seed = seed
             if let steps { settings.steps = steps }
             if let minutes { settings.minutes = minutes }
+            if let tasks {
+                settings.tasks = try tasks.split(separator: ",").map { name in
+                    guard let task = ShapesTask(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                        throw UserError("--tasks: unknown task '\(name)' (known: \(ShapesTask.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    return task
+                }
+            }
             let outcome = try ShapesRecipe(settings: settings, log: { Output.log($0) })
                 .run(output: URL(fileURLWithPath: out))
             if json { try Output.printJSON(outcome) }

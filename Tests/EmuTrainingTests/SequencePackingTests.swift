@@ -53,4 +53,16 @@ final class SequencePackingTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: target.appendingPathComponent("w"), encoding: .utf8), "v2")
         try? FileManager.default.removeItem(at: root)
     }
+
+    /// The held-out split (a shuffle at epoch -1) is a deterministic partition of the examples.
+    func testHeldOutSplitIsADeterministicPartition() {
+        let examples = (0..<40).map { TrainingExample(ids: [$0, $0 + 1], weights: [0, 1]) }
+        let first = TokenShardDataset.split(examples, heldOutFraction: 0.1, seed: 3)
+        let second = TokenShardDataset.split(examples, heldOutFraction: 0.1, seed: 3)
+        XCTAssertEqual(first.heldOut.count, 4)
+        XCTAssertEqual(first.train.count, 36)
+        XCTAssertEqual(first.heldOut, second.heldOut)
+        XCTAssertEqual(Set((first.train + first.heldOut).map { $0.ids[0] }), Set(0..<40))
+        XCTAssertNotEqual(TokenShardDataset.split(examples, heldOutFraction: 0.1, seed: 4).heldOut, first.heldOut)
+    }
 }
