@@ -131,16 +131,57 @@ public struct VisionTokenizer: Sendable {
         return frame.reshaped(Array(frame.shape.dropFirst()))
     }
 
+    /// The still image [3, h*f, w*f] decoded from one frame of continuous quantized latents
+    /// [1, embed, 1, h, w] (codebook vectors, or a straight-through estimate of them in training).
+    /// Differentiable when the weights or the latents require gradients.
+    public func decodeImage(quantizedLatents quant: Tensor) throws -> Tensor {
+        guard quant.rank == 5, quant.shape[0] == 1, quant.shape[1] == configuration.embedDim, quant.shape[2] == 1 else {
+            throw VisionTokenizerError.badInput("quantized latents of shape \(quant.shape); expected [1, \(configuration.embedDim), 1, h, w]")
+        }
+        let (latents, quantized) = decodeTime(quantized: quant)
+        let frame = decoder.decodeFrames(latents.rows(0..<1), quantized: quantized.rows(0..<1))
+        return frame.reshaped(Array(frame.shape.dropFirst()))
+    }
+
+    /// Frames [T'*factor, 3, h*f, w*f] decoded from continuous quantized latents [1, embed, T', h, w]
+    /// (differentiable, like `decodeImage(quantizedLatents:)`).
+    public func decode(quantizedLatents quant: Tensor) throws -> Tensor {
+        guard quant.rank == 5, quant.shape[0] == 1, quant.shape[1] == configuration.embedDim, quant.shape[2] > 0 else {
+            throw VisionTokenizerError.badInput("quantized latents of shape \(quant.shape); expected [1, \(configuration.embedDim), frames, h, w]")
+        }
+        let (latents, quantized) = decodeTime(quantized: quant)
+        return decoder.decodeFrames(latents, quantized: quantized)
+    }
+
+    /// Every weight name with its shape, in construction order (transformers' standalone names).
+    public static func weightShapes(for configuration: VisionTokenizerConfiguration) throws -> [(name: String, shape: [Int])] {
+        final class Recorder: @unchecked Sendable { var shapes: [(name: String, shape: [Int])] = [] }
+        let recorder = Recorder()
+        var reader = VQWeightReader(store: try WeightStore(tensors: [:]), layout: .transformers)
+        reader.synthesize = { name, shape in
+            recorder.shapes.append((name, shape))
+            return Tensor(zeros: shape)
+        }
+        _ = try VisionTokenizer(configuration: configuration, reader: reader)
+        return recorder.shapes
+    }
+
     /// Codebook lookup, post-quant conv and the decoder's temporal stage: per-frame latents and
     /// quantized latents, each [T'*factor, C, h, w].
     private func decodeTime(_ codes: VisionCodes) throws -> (Tensor, Tensor) {
-        let (t, h, w, e) = (codes.frames, codes.height, codes.width, configuration.embedDim)
+        let (t, h, w) = (codes.frames, codes.height, codes.width)
         guard t > 0, h > 0, w > 0 else { throw VisionTokenizerError.badInput("empty code grid \(t)x\(h)x\(w)") }
         if let bad = codes.values.first(where: { $0 < 0 || $0 >= configuration.codebookSize }) {
             throw VisionTokenizerError.badInput("code \(bad) outside the codebook of \(configuration.codebookSize) entries")
         }
         let quant = Tensor.embedding(codes.values, shape: [1, t, h, w], table: codebook)
             .permuted([0, 4, 1, 2, 3])  // [1, E, T', h, w]
+        return decodeTime(quantized: quant)
+    }
+
+    /// The decoder's temporal stage on quantized latents [1, E, T', h, w].
+    private func decodeTime(quantized quant: Tensor) -> (Tensor, Tensor) {
+        let (e, h, w) = (configuration.embedDim, quant.shape[3], quant.shape[4])
         let post = postQuantConv(quant)
         let both = decoder.decodeTime(Tensor.concatenate([post, quant], axis: 0))  // [2, C, T, h, w]
         let frames = both.shape[2]

@@ -47,3 +47,24 @@ extension VisionTokenizer {
         return try VisionTokenizerConfiguration(json: json)
     }
 }
+
+extension VisionTokenizer {
+    /// Every weight of the vision tokenizer in a checkpoint folder (any layout `init(directory:)`
+    /// reads), as float32 tensors named as a standalone transformers `Emu3VQVAE` names them: the
+    /// starting point for fine-tuning. Missing, surplus or misshapen weights throw, naming the weight.
+    public static func weights(directory: String) throws -> (configuration: VisionTokenizerConfiguration, weights: [String: Tensor]) {
+        let configuration = try VisionTokenizer.configuration(directory: directory)
+        let store: WeightStore
+        do { store = try WeightStore.load(directory: directory) } catch {
+            throw VisionTokenizerError.badCheckpoint("\(directory): \(error.description)")
+        }
+        let scope = tokenizerScope(of: store)
+        var reader = VQWeightReader(store: scope, layout: VisionTokenizerLayout.detect(scope))
+        var weights: [String: Tensor] = [:]
+        for (name, shape) in try weightShapes(for: configuration) {
+            weights[name] = try reader.take(name, shape: shape)
+        }
+        try reader.checkAllTaken()
+        return (configuration, weights)
+    }
+}

@@ -84,3 +84,39 @@ public struct CodebookEMA: Sendable {
         return restarted
     }
 }
+
+extension CodebookEMA {
+    /// The statistics as tensors (`cluster_size` [K], `embedding_sum` [K, D]) for checkpoints.
+    public func stateTensors() -> [String: Tensor] {
+        ["cluster_size": Tensor(clusterSize, shape: [size]), "embedding_sum": Tensor(embeddingSum, shape: [size, dimension])]
+    }
+
+    /// Restores what `stateTensors()` produced; false when the shapes do not fit this codebook.
+    public mutating func restore(state: [String: Tensor]) -> Bool {
+        guard let counts = state["cluster_size"], counts.shape == [size],
+              let sums = state["embedding_sum"], sums.shape == [size, dimension] else { return false }
+        clusterSize = counts.to(.float32).toArray()
+        embeddingSum = sums.to(.float32).toArray()
+        return true
+    }
+}
+
+extension CodebookEMA {
+    /// Sets every code to a random row of `latents` [N, D] (data-dependent initialization, so
+    /// the codebook starts where the encoder's outputs are rather than near zero).
+    public mutating func initialize(codebook: Tensor, latents: Tensor) {
+        precondition(codebook.shape == [size, dimension] && latents.rank == 2 && latents.shape[1] == dimension && latents.shape[0] > 0,
+                     "codebook \(codebook.shape), latents \(latents.shape)")
+        let z = latents.to(.float32).floats
+        let w = codebook.mutableFloats
+        let n = latents.shape[0]
+        for k in 0..<size {
+            let pick = Int(generator.next() % UInt64(n))
+            for d in 0..<dimension {
+                w[k * dimension + d] = z[pick * dimension + d]
+                embeddingSum[k * dimension + d] = z[pick * dimension + d]
+            }
+            clusterSize[k] = 1
+        }
+    }
+}

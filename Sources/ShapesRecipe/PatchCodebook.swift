@@ -7,8 +7,9 @@ import Foundation
 /// codebook entry (k-means over rendered patches), so a picture is an 8x8 grid of codes, as with
 /// Emu3's VQ at spatial stride 8. Decoding pastes the entries back.
 ///
-/// This stands in for Emu3's convolutional VQ-VAE in the bundled model: our tensor library has no
-/// convolution backward pass yet, so the VQ-VAE cannot be trained here (see RESULTS.md).
+/// This stands in for Emu3's convolutional VQ-VAE in the bundled model. `emu train vq` trains
+/// that VQ-VAE now, but the bundled recipe was fitted to this codec and has not been retrained on
+/// VQ-VAE codes yet (see RESULTS.md).
 public struct PatchCodebook: Sendable {
     public static let tensorName = "patch_codebook.weight"
     public let patchSize: Int

@@ -20,9 +20,13 @@ public struct ShapesEvaluation: Sendable {
     public struct VideoReport: Codable, Sendable {
         public var prefixFrames: Int
         public var predictedFrames: Int
+        /// Over every predicted frame of every clip (`score.perFrame*` run clip after clip).
         public var score: VideoPredictionScore
         /// Share of objects within 4 px in the last predicted frame (the "after 4 frames").
         public var shareWithinToleranceAtLastFrame: Double
+        /// Index k: the (k+1)-th predicted frame over all clips (how the error grows with horizon).
+        public var shareWithinToleranceByFrame: [Double]
+        public var meanErrorByFrame: [Double]
         public var samples: Int
     }
 
@@ -62,18 +66,24 @@ public struct ShapesEvaluation: Sendable {
     }
 
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {
-        var predicted: [RGBImage] = [], truth: [[ObjectState]] = [], lastPredicted: [RGBImage] = [], lastTruth: [[ObjectState]] = []
+        var predicted: [RGBImage] = [], truth: [[ObjectState]] = []
+        var predictedAt = [[RGBImage]](repeating: [], count: predictedFrames)
+        var truthAt = [[[ObjectState]]](repeating: [], count: predictedFrames)
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
             predicted += frames
             truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)
-            lastPredicted.append(frames[predictedFrames - 1])
-            lastTruth.append(clip.states[prefixFrames + predictedFrames - 1])
+            for k in 0..<predictedFrames {
+                predictedAt[k].append(frames[k])
+                truthAt[k].append(clip.states[prefixFrames + k])
+            }
         }
-        let last = VideoEvaluator.score(predicted: lastPredicted, truth: lastTruth)
+        let byFrame = (0..<predictedFrames).map { VideoEvaluator.score(predicted: predictedAt[$0], truth: truthAt[$0]) }
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
-                           shareWithinToleranceAtLastFrame: last.shareWithinTolerance, samples: count)
+                           shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
+                           shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),
+                           meanErrorByFrame: byFrame.map(\.meanError), samples: count)
     }
 
     public func actions(samples count: Int) throws -> ActionEvaluation {

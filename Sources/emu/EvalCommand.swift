@@ -117,7 +117,7 @@ struct EvalCommand: ParsableCommand {
         }
         if let v = r.video {
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
-                         + "at frame \(v.predictedFrames) \(f(v.shareWithinToleranceAtLastFrame)), missed \(v.score.missedCount)/\(v.score.objectCount)")
+                         + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
         }
         if let a = r.actions {
             lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps))")

@@ -3,12 +3,24 @@ import Foundation
 import ShapesRecipe
 
 /// `emu train --recipe shapes` trains the bundled ShapesWorld model from a seed;
-/// `emu train lm` trains or fine-tunes a transformer on token shards.
+/// `emu train lm` trains or fine-tunes a transformer on token shards; `emu train vq` a vision tokenizer.
+///
+/// The group itself declares no options: ArgumentParser hands an option to the first command in
+/// the path that declares it, so a `--steps` here would silently swallow `emu train lm --steps`.
+/// The recipe runner is the default subcommand instead, so `emu train --recipe shapes` still works.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model: from a recipe (--recipe shapes) or with a subcommand.",
-        subcommands: [TrainLanguageModelCommand.self])
+        subcommands: [TrainRecipeCommand.self, TrainLanguageModelCommand.self, TrainVisionTokenizerCommand.self],
+        defaultSubcommand: TrainRecipeCommand.self)
+}
+
+/// `emu train [recipe] --recipe shapes`: the bundled ShapesWorld model from a seed.
+struct TrainRecipeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recipe",
+        abstract: "Train the bundled model from a recipe (emu train --recipe shapes).")
 
     @Option(name: .long, help: "The recipe to run (shapes).")
     var recipe: String?
