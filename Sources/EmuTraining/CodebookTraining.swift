@@ -86,9 +86,14 @@ public struct CodebookEMA: Sendable {
 }
 
 extension CodebookEMA {
-    /// The statistics as tensors (`cluster_size` [K], `embedding_sum` [K, D]) for checkpoints.
+    /// The statistics as tensors (`cluster_size` [K], `embedding_sum` [K, D]) and the dead-code
+    /// restart generator (`generator_state`, int32 [2]: low and high halves) for checkpoints, so a
+    /// resumed run restarts the same codes from the same rows.
     public func stateTensors() -> [String: Tensor] {
-        ["cluster_size": Tensor(clusterSize, shape: [size]), "embedding_sum": Tensor(embeddingSum, shape: [size, dimension])]
+        let g = generator.currentState
+        return ["cluster_size": Tensor(clusterSize, shape: [size]), "embedding_sum": Tensor(embeddingSum, shape: [size, dimension]),
+                "generator_state": Tensor(ints: [Int32(bitPattern: UInt32(truncatingIfNeeded: g)),
+                                                 Int32(bitPattern: UInt32(truncatingIfNeeded: g >> 32))], shape: [2])]
     }
 
     /// Restores what `stateTensors()` produced; false when the shapes do not fit this codebook.
@@ -97,6 +102,10 @@ extension CodebookEMA {
               let sums = state["embedding_sum"], sums.shape == [size, dimension] else { return false }
         clusterSize = counts.to(.float32).toArray()
         embeddingSum = sums.to(.float32).toArray()
+        if let g = state["generator_state"], g.shape == [2], g.dtype == .int32 {
+            let halves = g.toIntArray().map { UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: $0))) }
+            generator = SeededGenerator(seed: halves[0] | halves[1] << 32)
+        }
         return true
     }
 }

@@ -84,6 +84,8 @@ public struct SequencePacker: Sendable {
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
+    /// The whole state: `SeededGenerator(seed: g.state)` continues the sequence where `g` is (checkpoints).
+    public var currentState: UInt64 { state }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -48,8 +48,36 @@ enum ShapesCheckpointWriter {
             try json(generationConfig).write(to: staging.appendingPathComponent("generation_config.json"))
             try encoder.encode(settings).write(to: staging.appendingPathComponent("recipe_settings.json"))
             try encoder.encode(outcome).write(to: staging.appendingPathComponent("recipe_outcome.json"))
+            try modelCard(settings: settings, outcome: outcome, codebook: codebook, configuration: c)
+                .write(to: staging.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
             let lines = try history.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
             try (lines.joined(separator: "\n") + "\n").write(to: staging.appendingPathComponent("training_log.jsonl"), atomically: true, encoding: .utf8)
         }
+    }
+
+    /// The folder's README: what the model is, how it was made, what it can and cannot do.
+    static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codebook: PatchCodebook,
+                          configuration c: Transformer.Configuration) -> String {
+        let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
+        let stopped = o.steps < s.steps ? " (stopped by the --minutes limit; \(s.steps) requested)" : ""
+        return """
+        # ShapesWorld Emu3 (\(s.tasks.count == ShapesTask.allCases.count ? "unified" : "specialist: \(tasks)"))
+
+        A small Emu3 decoder (\(o.parameterCount) parameters: hidden \(c.hiddenSize), \(c.layerCount) layers, \(c.attentionHeads) heads)
+        trained by swift-emu's own trainer on ShapesWorld, a synthetic world where every answer can be
+        checked by a program: text-to-image, image understanding, video continuation and gripper actions.
+        `emu demo` and `emu eval` load it by default; RESULTS.md has its metrics.
+
+        Made by `emu train --recipe shapes --seed \(s.seed) --steps \(s.steps)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
+        \(o.steps) steps\(stopped) of \(s.batchSize) x \(s.sequenceLength) tokens on \(o.trainingExamples) examples,
+        \(String(format: "%.0f", o.seconds / 60)) minutes on the machine that made it; loss \(String(format: "%.3f", o.firstLoss)) -> \(String(format: "%.3f", o.finalLoss)).
+        `recipe_settings.json`, `recipe_outcome.json` and `training_log.jsonl` hold the details.
+
+        Pictures are coded by a patch codebook (\(codebook.size) entries of \(codebook.patchSize)x\(codebook.patchSize) pixels, k-means over
+        rendered scenes: 64x64 -> \(64 / codebook.patchSize)x\(64 / codebook.patchSize) codes), not by Emu3's convolutional VQ-VAE, and the
+        tokenizer is word-level. So the generic commands (`emu generate`, `emu chat`, ...) refuse this
+        folder; they run real Emu3 checkpoints.
+
+        """
     }
 }

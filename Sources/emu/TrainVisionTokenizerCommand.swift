@@ -162,6 +162,8 @@ struct TrainVisionTokenizerCommand: ParsableCommand {
             } else {
                 trainer = VisionTokenizerTrainer(model: try fineTuned ?? TrainableVisionTokenizer(configuration: vq, seed: seed),
                                                  configuration: configuration, commitmentBeta: beta)
+                // A pretrained codebook is kept; only a fresh one starts on the encoder's outputs.
+                trainer.initializesCodebookFromData = fineTuned == nil
             }
             let size = requestedSize
             let images = try Self.loadImages(folder: data, size: size)

@@ -49,7 +49,7 @@ struct VisionTokenizerGradientParityTests {
         #expect(reconstructionError <= 1e-4, "reconstruction max |diff| \(reconstructionError)")
 
         // Every reference gradient but the codebook's, by standalone name, relative to the
-        // tensor's largest reference entry; tolerance 1e-3 (float32 through ~40 layers of conv).
+        // tensor's largest reference entry; tolerance 1e-4 (float32 through ~40 layers of conv; measured 1.4e-5).
         // Some gradients are zero in exact arithmetic (a conv bias followed by GroupNorm, the key
         // bias of attention: softmax ignores a shift shared by a query's scores) and come out as
         // rounding noise on both sides (below 1e-6 x the largest gradient in the model): for
@@ -75,7 +75,7 @@ struct VisionTokenizerGradientParityTests {
             let scale = referenceMax
             let error = (zip(g, r).map { abs($0 - $1) }.max() ?? .infinity) / scale
             if error > worst.error { worst = (name, error) }
-            #expect(error <= 1e-3, "\(name): relative max |diff| \(error), max |ref| \(scale)")
+            #expect(error <= 1e-4, "\(name): relative max |diff| \(error), max |ref| \(scale)")
         }
         print("VQ gradient parity: worst relative difference \(worst.error) (\(worst.name)) over \(compared.count) tensors, largest gradient \(largest)")
     }

@@ -108,4 +108,38 @@ struct VisionTokenizerTrainingTests {
         #expect(resumed.optimizer.step == 1)
         for (name, w) in model.weights { #expect(resumed.model.weights[name]!.toArray() == w.toArray(), "\(name)") }
     }
+
+    @Test("resume is bit-exact: losses, weights, codebook and its restarts as in an uninterrupted run")
+    func resumeIsBitExact() throws {
+        let data = SyntheticShapes.images(count: 12, size: 16, seed: 8)
+        let batches = (0..<6).map { step in (0..<2).map { data[(step * 2 + $0) % data.count] } }
+        let config = TrainingConfiguration(steps: 6, batchSize: 2, optimizer: .init(learningRate: 3e-3, weightDecay: 0),
+                                           maxGradientNorm: 1, seed: 9)
+        // A high dead-code threshold (EMA counts start at 1 and decay by 0.99 a step) so codes
+        // unused for 3 steps are restarted within these 6 steps, drawing on the saved generator.
+        let threshold: Float = 0.975
+        func fresh() throws -> VisionTokenizerTrainer {
+            let trainer = VisionTokenizerTrainer(model: try TrainableVisionTokenizer(configuration: tinyVisionTokenizerConfiguration(), seed: 9),
+                                                 configuration: config)
+            trainer.model.codebookEMA.deadThreshold = threshold
+            return trainer
+        }
+        let straight = try fresh()
+        let straightResults = try batches.map { try straight.train(images: $0) }
+        #expect(straightResults.map(\.restartedCodes).reduce(0, +) > 0, "no dead-code restart happened: the test would not cover its generator")
+
+        let interrupted = try fresh()
+        for batch in batches.prefix(3) { _ = try interrupted.train(images: batch) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vq-resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try interrupted.save(to: folder)
+        let resumed = try VisionTokenizerTrainer.resume(from: folder)
+        resumed.model.codebookEMA.deadThreshold = threshold
+        #expect(straightResults.dropFirst(3).map(\.restartedCodes).reduce(0, +) > 0, "no restart after the resume point")
+        let resumedResults = try batches.dropFirst(3).map { try resumed.train(images: $0) }
+        #expect(resumedResults.map(\.loss) == straightResults.dropFirst(3).map(\.loss))
+        #expect(resumedResults.map(\.restartedCodes) == straightResults.dropFirst(3).map(\.restartedCodes))
+        let differing = straight.model.weights.keys.sorted().filter { resumed.model.weights[$0]!.toArray() != straight.model.weights[$0]!.toArray() }
+        #expect(differing.isEmpty, "weights differ after resume: \(differing.prefix(5)) (\(differing.count) tensors)")
+    }
 }
