@@ -36,7 +36,9 @@ public enum TrainingCheckpoint {
     public static let stateFile = "trainer_state.json"
 
     /// Writes the folder. `weights` carry their final (hub) names; `extraFiles` (tokenizer,
-    /// processor, chat template...) are copied from `sourceFolder` when present there.
+    /// processor, chat template...) are copied from `sourceFolder` when present there, and with no
+    /// `sourceFolder` (a resumed run) kept from the folder being replaced, so every save stays a
+    /// complete checkpoint.
     public static func save(to folder: URL, weights: [String: Tensor], config: Data,
                             sourceFolder: URL?, extraFiles: [String],
                             optimizer: AdamW, state: TrainerState) throws {
@@ -49,12 +51,12 @@ public enum TrainingCheckpoint {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(state).write(to: staging.appendingPathComponent(stateFile))
-            if let sourceFolder {
-                for name in extraFiles {
-                    let src = sourceFolder.appendingPathComponent(name)
-                    if FileManager.default.fileExists(atPath: src.path) {
-                        try FileManager.default.copyItem(at: src, to: staging.appendingPathComponent(name))
-                    }
+            // The folder being replaced is still in place while the staging folder is built.
+            let origin = sourceFolder ?? folder
+            for name in extraFiles {
+                let src = origin.appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: src.path) {
+                    try FileManager.default.copyItem(at: src, to: staging.appendingPathComponent(name))
                 }
             }
         }

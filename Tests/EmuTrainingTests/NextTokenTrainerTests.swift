@@ -94,6 +94,25 @@ final class NextTokenTrainerTests: XCTestCase {
         XCTAssertThrowsError(try TrainingCheckpoint.restore(from: folder, into: AdamW(), kind: "vq"))
     }
 
+    /// A resumed run has no source folder: its saves keep the tokenizer and processor files of the
+    /// checkpoint they replace (they used to drop them, leaving a folder transformers cannot load).
+    func testSavesWithoutSourceKeepTheReplacedCheckpointsFiles() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("carry-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let source = root.appendingPathComponent("source"), folder = root.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
+        try Data("{\"model\": 1}".utf8).write(to: source.appendingPathComponent("tokenizer.json"))
+        let model = BigramModel(vocabulary: 5, width: 4, seed: 1)
+        let config = TrainingConfiguration(steps: 2, batchSize: 1, sequenceLength: 4, seed: 1)
+        for origin in [source, nil] {
+            try TrainingCheckpoint.save(to: folder, weights: model.parameters, config: Data("{}".utf8),
+                                        sourceFolder: origin, extraFiles: ["tokenizer.json", "processor_config.json"],
+                                        optimizer: AdamW(), state: TrainerState(step: 1, configuration: config, kind: "lm"))
+            XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("tokenizer.json")), Data("{\"model\": 1}".utf8))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("processor_config.json").path))
+        }
+    }
+
     func testSameSeedSameLossesBitForBit() {
         func losses() -> [Float] {
             let model = BigramModel(vocabulary: 11, width: 8, seed: 2)
