@@ -1,3 +1,4 @@
+import Emu3
 import EmuIO
 import Foundation
 import ShapesWorld
@@ -33,11 +34,16 @@ public struct ShapesEvaluation: Sendable {
     public let model: ShapesModel
     public init(model: ShapesModel) { self.model = model }
 
-    public func textToImage(perCategory: Int, guidance: Float) throws -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
+    /// GenEval-style accuracy. With sampling, prompt i draws with seed `sampling.seed + i`, so a run
+    /// is reproducible and prompts do not share one random stream.
+    public func textToImage(perCategory: Int, guidance: Float, sampling: SamplingParameters = ShapesModel.imageSampling) throws
+        -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
         let scorer = GenEvalScorer()
         var judgements: [GenEvalJudgement] = [], samples: [(GenEvalPrompt, RGBImage, Bool)] = []
-        for prompt in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory) {
-            let image = try model.generateImage(prompt.prompt, guidance: guidance)
+        for (index, prompt) in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory).enumerated() {
+            var draw = sampling
+            draw.seed = sampling.seed &+ UInt64(index)
+            let image = try model.generateImage(prompt.prompt, guidance: guidance, sampling: draw)
             let judgement = scorer.judge(prompt, image: image)
             judgements.append(judgement)
             samples.append((prompt, image, judgement.correct))

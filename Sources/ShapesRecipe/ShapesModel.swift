@@ -43,9 +43,14 @@ public struct ShapesModel: Sendable {
                             visualTokens: vocabulary.visualTokens)
     }
 
+    /// How pictures are drawn by default: sampled, as Emu3 does (its pipeline samples image tokens with
+    /// top-k 2048 of 32768). Greedy decoding collapses to the most likely patch everywhere, the empty
+    /// background, because no single cell is more likely than not to hold an object.
+    public static let imageSampling = SamplingParameters(temperature: 1, topK: 32)
+
     /// Text to image with classifier-free guidance (`guidance` 1 disables it; the unconditional
     /// prompt is the empty caption the recipe trains on).
-    public func generateImage(_ prompt: String, guidance: Float = 3, sampling: SamplingParameters = .greedy) throws -> RGBImage {
+    public func generateImage(_ prompt: String, guidance: Float = 3, sampling: SamplingParameters = imageSampling) throws -> RGBImage {
         let constraint = constraintForImage
         let request = GenerationRequest(
             prompt: sequences.textToImagePrompt(prompt), maxNewTokens: constraint.tokenCount, sampling: sampling,

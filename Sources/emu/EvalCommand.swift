@@ -1,4 +1,5 @@
 import ArgumentParser
+import Emu3
 import Foundation
 import ShapesRecipe
 import ShapesWorld
@@ -25,6 +26,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("cfg-sweep"), help: "Comma-separated guidance scales: text-to-image accuracy at each.")
     var cfgSweep: String?
 
+    @OptionGroup(title: "Text-to-image sampling (default: temperature 1, top-k 32, seed 0; prompt i uses seed + i)")
+    var sampling: SamplingOptions
+
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
@@ -32,6 +36,8 @@ struct EvalCommand: ParsableCommand {
         var model: String
         var samples: Int
         var cfg: Float
+        /// How text-to-image drew its tokens ("greedy", or "temperature 1.0, top-k 32, seed 0").
+        var sampling: String = ""
         var textToImage: GenEvalReport?
         var cfgSweep: [String: GenEvalReport]?
         var understanding: ShapesEvaluation.Understanding?
@@ -42,7 +48,7 @@ struct EvalCommand: ParsableCommand {
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case model, samples, cfg, understanding, video, actions, specialists, seconds
+            case model, samples, cfg, sampling, understanding, video, actions, specialists, seconds
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
     }
@@ -72,7 +78,7 @@ struct EvalCommand: ParsableCommand {
                     guard let scale = Float(part.trimmingCharacters(in: .whitespaces)), scale > 0 else {
                         throw UserError("--cfg-sweep: '\(part)' is not a positive number")
                     }
-                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale).report
+                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale, sampling: imageSampling).report
                 }
                 report.cfgSweep = sweep
             }
@@ -81,15 +87,23 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
+    var imageSampling: SamplingParameters {
+        sampling.parameters(defaultTopK: ShapesModel.imageSampling.topK)
+    }
+
     /// The model's report on `tasks` (held-out seeds, the same samples for every model).
     func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
         var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
+        let draw = imageSampling
+        report.sampling = draw.greedy ? "greedy"
+            : "temperature \(draw.temperature), top-k \(draw.topK.map(String.init) ?? "all"), top-p \(draw.topP.map { "\($0)" } ?? "1"), seed \(draw.seed)"
+
         let started = Date()
         for t in tasks {
             let taskStart = Date()
             switch t {
-            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg).report
+            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: imageSampling).report
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
             case .actions: report.actions = try evaluation.actions(samples: samples)
@@ -105,7 +119,7 @@ struct EvalCommand: ParsableCommand {
         var lines: [String] = []
         func f(_ x: Double) -> String { String(format: "%.3f", x) }
         if let t = r.textToImage {
-            lines.append("text-to-image (cfg \(r.cfg)): overall \(f(t.overall)); "
+            lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)): overall \(f(t.overall)); "
                          + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
         }
         if let sweep = r.cfgSweep {

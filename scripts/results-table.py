@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Markdown table of an `emu eval --json` report against the issue's targets, with 95% Wilson
+score intervals (the sample sizes are small: an interval says how much a number can be trusted).
+
+usage: emu eval --samples 50 --json > eval.json && python3 scripts/results-table.py eval.json
+Standard library only.
+"""
+import json
+import math
+import sys
+
+
+def wilson(p, n, z=1.96):
+    if n == 0:
+        return (0.0, 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def row(name, p, n, target=""):
+    lo, hi = wilson(p, n)
+    return f"| {name} | {p:.2f} | {lo:.2f}-{hi:.2f} | {n} | {target} |"
+
+
+def main(path):
+    r = json.load(open(path))
+    lines = ["| metric | value | 95% interval | n | target |", "|---|---|---|---|---|"]
+    t = r.get("text_to_image")
+    if t:
+        per = t["promptCount"] // max(len(t["accuracy"]), 1)
+        targets = {"single_object": ">= 0.90", "two_objects": ">= 0.70", "position": ">= 0.70"}
+        for key in ["single_object", "two_objects", "position", "counting", "colors"]:
+            if key in t["accuracy"]:
+                lines.append(row(f"text-to-image {key.replace('_', ' ')} (cfg {r['cfg']})", t["accuracy"][key], per, targets.get(key, "")))
+    u = r.get("understanding")
+    if u:
+        n = u["samples"]
+        lines.append(row("understanding exact match (captions + questions)", u["exactMatch"], 2 * n, ">= 0.90"))
+        lines.append(row("  captions exact", u["captionExactMatch"], n))
+        lines.append(row("  questions exact", u["questionExactMatch"], n))
+        lines.append(row("  caption attributes", u["captionAttributeAccuracy"], n))
+        lines.append(row("  question attributes", u["questionAttributeAccuracy"], n))
+    v = r.get("video")
+    if v:
+        objects = v["score"]["objectCount"] // max(v["predictedFrames"], 1)
+        for k, share in enumerate(v["shareWithinToleranceByFrame"]):
+            target = ">= 0.80" if k == v["predictedFrames"] - 1 else ""
+            lines.append(row(f"video: objects within 4 px, predicted frame {k + 1} (mean error {v['meanErrorByFrame'][k]:.1f} px)", share, objects, target))
+    a = r.get("actions")
+    if a:
+        lines.append(row(f"actions: closed-loop success (mean steps {a['meanSteps']:.1f})", a["successRate"], a["episodes"], ">= 0.80"))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
