@@ -31,6 +31,26 @@ public struct SceneSpec: Sendable, Hashable, Codable {
 
     public var objectCount: Int { groups.reduce(0) { $0 + $1.count } }
 
+    /// Whether both say the same of a scene, whatever order they name its groups in ("A above B" is
+    /// "B below A"; "A and B" is "B and A").
+    public func describesSameScene(as other: SceneSpec) -> Bool {
+        guard groups.count == other.groups.count else { return false }
+        switch (relation, other.relation) {
+        case (nil, nil):
+            var unmatched = other.groups
+            for group in groups {
+                guard let index = unmatched.firstIndex(of: group) else { return false }
+                unmatched.remove(at: index)
+            }
+            return true
+        case let (mine?, theirs?) where groups.count == 2:
+            return (groups == other.groups && mine == theirs)
+                || (groups == other.groups.reversed() && mine == theirs.opposite)
+        default:
+            return false
+        }
+    }
+
     /// The canonical description of a scene: identical objects grouped in order of first
     /// appearance; the relation stated when there are exactly two objects and it is unambiguous.
     public init(describing scene: Scene) {

@@ -104,8 +104,13 @@ public enum AnswerScorer {
         return words.joined(separator: " ")
     }
 
+    /// The same words, or two descriptions of the same scene: a caption's group order follows the
+    /// order objects were placed in, which a picture does not show, so "a white square above a cyan
+    /// triangle" is as right as "a cyan triangle below a white square".
     public static func isExactMatch(_ predicted: String, expected: String) -> Bool {
-        normalize(predicted) == normalize(expected)
+        if normalize(predicted) == normalize(expected) { return true }
+        guard let truth = try? CaptionGrammar.parse(expected), let guess = try? CaptionGrammar.parse(predicted) else { return false }
+        return guess.describesSameScene(as: truth)
     }
 
     /// Share of the expected answer's attributes the prediction gets right, in [0, 1]. Short answers

@@ -167,6 +167,19 @@ final class QuestionTests: XCTestCase {
                                                    expected: "a small red circle below a large blue square"),
                        8.0 / 9.0, accuracy: 1e-12)
         XCTAssertEqual(AnswerScorer.attributeScore("nonsense", expected: "a red circle"), 0)
+
+        // The order of a caption's groups is not visible in a picture: naming them in the other
+        // order (relation turned round) is an exact match; anything that changes the scene is not.
+        let truth = "a small cyan triangle below a large white square"
+        XCTAssertTrue(AnswerScorer.isExactMatch("a large white square above a small cyan triangle", expected: truth))
+        XCTAssertFalse(AnswerScorer.isExactMatch("a large white square below a small cyan triangle", expected: truth))
+        XCTAssertFalse(AnswerScorer.isExactMatch("a small cyan triangle above a large white square", expected: truth))
+        XCTAssertFalse(AnswerScorer.isExactMatch("a large white square and a small cyan triangle", expected: truth))
+        XCTAssertTrue(AnswerScorer.isExactMatch("a large blue cross, two small red circles and a large red square",
+                                                expected: "two small red circles, a large red square and a large blue cross"))
+        XCTAssertFalse(AnswerScorer.isExactMatch("a small red circle, a large red square and a large blue cross",
+                                                 expected: "two small red circles, a large red square and a large blue cross"))
+        XCTAssertFalse(AnswerScorer.isExactMatch("two", expected: "three"))
     }
 }
 
