@@ -50,6 +50,13 @@ def main(path):
     a = r.get("actions")
     if a:
         lines.append(row(f"actions: closed-loop success (mean steps {a['meanSteps']:.1f})", a["successRate"], a["episodes"], ">= 0.80"))
+    e = r.get("actions_on_expert_states")
+    if e:
+        # Decisions are not independent within an episode, so these intervals are optimistic.
+        lines.append(row("  actions on the expert's states (all decisions)", e["accuracy"], e["states"]))
+        for key in ["approach", "grasp", "carry", "release", "stop"]:
+            if key in e["byDecision"]:
+                lines.append(row(f"    {key}", e["byDecision"][key], e["statesByDecision"][key]))
     print("\n".join(lines))
 
 

@@ -97,4 +97,12 @@ public struct ShapesEvaluation: Sendable {
             try model.action(for: observation.instructionText, seeing: observation.image)
         }
     }
+
+    /// The policy on the expert's own held-out episodes (the same tasks `actions` runs): per-decision
+    /// accuracy without compounding errors.
+    public func actionsOnExpertStates(samples count: Int) throws -> ExpertStateAccuracy {
+        try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in
+            try model.action(for: observation.instructionText, seeing: observation.image)
+        }
+    }
 }

@@ -23,6 +23,20 @@ public struct ActionEvaluation: Sendable, Hashable, Codable {
     public var episodes: Int
     /// Mean number of actions taken per episode.
     public var meanSteps: Double
+    /// Share of steps at which the policy chose what the scripted expert would have chosen in the
+    /// same state: how far per-step errors, compounded over an episode, explain the success rate.
+    public var expertAgreement: Double
+    /// The same share, split by the expert's decision (`ActionEvaluator.decision`): where the policy errs.
+    public var expertAgreementByDecision: [String: Double]
+}
+
+/// Behaviour-cloning accuracy: the policy on the states of the expert's own held-out episodes (so
+/// no earlier mistake of the policy changes what it sees), scored against the expert's action.
+public struct ExpertStateAccuracy: Sendable, Hashable, Codable {
+    public var accuracy: Double
+    public var byDecision: [String: Double]
+    public var states: Int
+    public var statesByDecision: [String: Int]
 }
 
 public enum ActionEvaluator {
@@ -33,6 +47,7 @@ public enum ActionEvaluator {
     public static func evaluate(_ tasks: [GripperTask], stepLimit: Int = defaultStepLimit,
                                 policy: (ActionObservation) throws -> Action) rethrows -> ActionEvaluation {
         var successes = 0, steps = 0
+        var agreed: [String: Int] = [:], asked: [String: Int] = [:]
         for (episode, task) in tasks.enumerated() {
             var world = task.world
             var actions: [Action] = []
@@ -41,6 +56,10 @@ public enum ActionEvaluator {
                                                     instructionText: task.instruction.text, image: world.render(),
                                                     previousActions: actions, world: world)
                 let action = try policy(observation)
+                let expert = GripperExpert.action(in: world, for: task.instruction)
+                let kind = decision(expert, in: world)
+                asked[kind, default: 0] += 1
+                if action == expert { agreed[kind, default: 0] += 1 }
                 actions.append(action)
                 world.step(action)
             }
@@ -48,8 +67,45 @@ public enum ActionEvaluator {
             if task.instruction.isSatisfied(in: world) { successes += 1 }
         }
         let count = tasks.count
+        var byAction: [String: Double] = [:]
+        for (kind, n) in asked { byAction[kind] = Double(agreed[kind, default: 0]) / Double(n) }
         return ActionEvaluation(successRate: count == 0 ? 0 : Double(successes) / Double(count), successes: successes,
-                                episodes: count, meanSteps: count == 0 ? 0 : Double(steps) / Double(count))
+                                episodes: count, meanSteps: count == 0 ? 0 : Double(steps) / Double(count),
+                                expertAgreement: steps == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(steps),
+                                expertAgreementByDecision: byAction)
+    }
+
+    /// Scores `policy` on every state of the expert's `episodes`.
+    public static func expertStateAccuracy(_ episodes: [ActionEpisode],
+                                           policy: (ActionObservation) throws -> Action) rethrows -> ExpertStateAccuracy {
+        var agreed: [String: Int] = [:], asked: [String: Int] = [:]
+        for (index, episode) in episodes.enumerated() {
+            var world = episode.task.world
+            for (step, expert) in episode.actions.enumerated() {
+                let observation = ActionObservation(episode: index, step: step, instruction: episode.task.instruction,
+                                                    instructionText: episode.instruction, image: episode.frames[step],
+                                                    previousActions: Array(episode.actions.prefix(step)), world: world)
+                let kind = decision(expert, in: world)
+                asked[kind, default: 0] += 1
+                if try policy(observation) == expert { agreed[kind, default: 0] += 1 }
+                world.step(expert)
+            }
+        }
+        let states = asked.values.reduce(0, +)
+        var byDecision: [String: Double] = [:]
+        for (kind, n) in asked { byDecision[kind] = Double(agreed[kind, default: 0]) / Double(n) }
+        return ExpertStateAccuracy(accuracy: states == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(states),
+                                   byDecision: byDecision, states: states, statesByDecision: asked)
+    }
+
+    /// The expert's action as a decision: a move toward the named object with the gripper open
+    /// ("approach": find the object), a move while closed ("carry": work out the goal from the
+    /// instruction), or grasp, release, stop.
+    public static func decision(_ action: Action, in world: GripperWorld) -> String {
+        switch action {
+        case .up, .down, .left, .right: world.isClosed ? "carry" : "approach"
+        case .grasp, .release, .stop: action.rawValue
+        }
     }
 
     /// The scripted expert as a policy (the harness's sanity baseline: 100%).

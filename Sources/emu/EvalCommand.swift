@@ -43,12 +43,15 @@ struct EvalCommand: ParsableCommand {
         var understanding: ShapesEvaluation.Understanding?
         var video: ShapesEvaluation.VideoReport?
         var actions: ActionEvaluation?
+        /// The policy on the expert's own states (behaviour-cloning accuracy, no compounding).
+        var actionsOnExpertStates: ExpertStateAccuracy?
         /// With --compare: each specialist's report on its own task.
         var specialists: [String: Report]?
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {
             case model, samples, cfg, sampling, understanding, video, actions, specialists, seconds
+            case actionsOnExpertStates = "actions_on_expert_states"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
     }
@@ -106,7 +109,9 @@ struct EvalCommand: ParsableCommand {
             case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: imageSampling).report
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
-            case .actions: report.actions = try evaluation.actions(samples: samples)
+            case .actions:
+                report.actions = try evaluation.actions(samples: samples)
+                report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples)
             case .all: break
             }
             Output.log("\(model.directory.lastPathComponent) \(t.rawValue): done in \(String(format: "%.1f", Date().timeIntervalSince(taskStart))) s")
@@ -134,7 +139,13 @@ struct EvalCommand: ParsableCommand {
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
         }
         if let a = r.actions {
-            lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps))")
+            lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
+                         + "agrees with the expert on \(f(a.expertAgreement)) of steps ("
+                         + a.expertAgreementByDecision.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", ") + ")")
+        }
+        if let e = r.actionsOnExpertStates {
+            lines.append("actions on the expert's states: \(f(e.accuracy)) of \(e.states) ("
+                         + e.byDecision.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", ") + ")")
         }
         if let specialists = r.specialists {
             lines.append("specialists (same tokens of their task):")

@@ -64,12 +64,53 @@ final class GripperTests: XCTestCase {
         let evaluation = ActionEvaluator.evaluate(tasks, policy: ActionEvaluator.expertPolicy)
         XCTAssertEqual(evaluation.successRate, 1.0)
         XCTAssertLessThan(evaluation.meanSteps, 20)
+        XCTAssertEqual(evaluation.expertAgreement, 1.0)
+        XCTAssertEqual(Set(evaluation.expertAgreementByDecision.keys), ["approach", "carry", "grasp", "release", "stop"])
+        XCTAssertTrue(evaluation.expertAgreementByDecision.values.allSatisfy { $0 == 1.0 })
         var kinds = Set<String>()
         for task in tasks {
             kinds.insert(task.instruction.text.hasPrefix("put") ? "place" : "corner")
             XCTAssertEqual(try GripperInstruction(parsing: task.instruction.text), task.instruction)
         }
         XCTAssertEqual(kinds.count, 2)
+    }
+
+    func testExpertAgreementCountsEachStep() {
+        let tasks = TaskData.actionTasks(.heldOut, count: 30)
+        // Stopping at once never agrees: no task starts solved.
+        let stopper = ActionEvaluator.evaluate(tasks) { _ in .stop }
+        XCTAssertEqual(stopper.meanSteps, 1)
+        XCTAssertEqual(stopper.expertAgreement, 0)
+        // The expert for two steps, then `stop`: the third step agrees only where the expert's own
+        // episode is three actions long (grasp, one move, stop).
+        let truncated = ActionEvaluator.evaluate(tasks) { observation in
+            observation.step < 2 ? ActionEvaluator.expertPolicy(observation) : .stop
+        }
+        let expertEpisodes = tasks.map { GripperExpert.solve($0) }
+        XCTAssertTrue(expertEpisodes.allSatisfy { $0.count >= 3 })
+        let shortOnes = Double(expertEpisodes.filter { $0.count == 3 }.count)
+        XCTAssertEqual(truncated.meanSteps, 3)
+        XCTAssertEqual(truncated.expertAgreement, (2 * Double(tasks.count) + shortOnes) / (3 * Double(tasks.count)), accuracy: 1e-12)
+        XCTAssertEqual(truncated.successRate, shortOnes / Double(tasks.count), accuracy: 1e-12)
+        XCTAssertEqual(truncated.expertAgreementByDecision["stop"], shortOnes > 0 ? 1 : nil)
+    }
+
+    func testExpertStateAccuracy() {
+        let episodes = TaskData.actionEpisodes(.heldOut, count: 30)
+        let expert = ActionEvaluator.expertStateAccuracy(episodes, policy: ActionEvaluator.expertPolicy)
+        XCTAssertEqual(expert.states, episodes.map(\.actions.count).reduce(0, +))
+        XCTAssertEqual(expert.accuracy, 1)
+        // A policy that always grasps is right exactly on the grasps: one per episode.
+        let grasper = ActionEvaluator.expertStateAccuracy(episodes) { _ in .grasp }
+        XCTAssertEqual(grasper.accuracy, Double(episodes.count) / Double(expert.states), accuracy: 1e-12)
+        XCTAssertEqual(grasper.byDecision["grasp"], 1)
+        XCTAssertEqual(grasper.byDecision["carry"], 0)
+        XCTAssertEqual(grasper.statesByDecision["grasp"], episodes.count)
+        XCTAssertEqual(grasper.statesByDecision.values.reduce(0, +), expert.states)
+        // The policy sees the expert's frames, not a world of its own making.
+        var seen: [RGBImage] = []
+        _ = ActionEvaluator.expertStateAccuracy(Array(episodes.prefix(1))) { seen.append($0.image); return .stop }
+        XCTAssertEqual(seen, Array(episodes[0].frames.dropLast()))
     }
 
     func testDemonstrationsEndSolvedWithStop() {
