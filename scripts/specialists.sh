@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the four ShapesWorld specialists for RESULTS.md: one model per task, same size and seed as
 # the unified model, each trained for as many steps as it takes to see the tokens of its task that
-# the unified model saw (tokensSeenPerTask in its recipe_outcome.json). Then scores them beside it:
+# the unified model saw (tokensSeenPerTask in its recipe_outcome.json; steps assume full rows, and
+# rows hold some padding, so a specialist sees 10-13% fewer). Then scores them beside it:
 #   scripts/specialists.sh [UNIFIED_DIR] [OUT_DIR]     (defaults: Models/shapes-emu3, out/specialists)
 # EMU=path/to/emu uses that binary instead of building one.
 set -euo pipefail
