@@ -47,7 +47,7 @@ public enum ActionEvaluator {
     public static func evaluate(_ tasks: [GripperTask], stepLimit: Int = defaultStepLimit,
                                 policy: (ActionObservation) throws -> Action) rethrows -> ActionEvaluation {
         var successes = 0, steps = 0
-        var agreed: [String: Int] = [:], asked: [String: Int] = [:]
+        var tally = DecisionTally()
         for (episode, task) in tasks.enumerated() {
             var world = task.world
             var actions: [Action] = []
@@ -57,9 +57,7 @@ public enum ActionEvaluator {
                                                     previousActions: actions, world: world)
                 let action = try policy(observation)
                 let expert = GripperExpert.action(in: world, for: task.instruction)
-                let kind = decision(expert, in: world)
-                asked[kind, default: 0] += 1
-                if action == expert { agreed[kind, default: 0] += 1 }
+                tally.record(decision(expert, in: world), agreed: action == expert)
                 actions.append(action)
                 world.step(action)
             }
@@ -67,35 +65,27 @@ public enum ActionEvaluator {
             if task.instruction.isSatisfied(in: world) { successes += 1 }
         }
         let count = tasks.count
-        var byAction: [String: Double] = [:]
-        for (kind, n) in asked { byAction[kind] = Double(agreed[kind, default: 0]) / Double(n) }
         return ActionEvaluation(successRate: count == 0 ? 0 : Double(successes) / Double(count), successes: successes,
                                 episodes: count, meanSteps: count == 0 ? 0 : Double(steps) / Double(count),
-                                expertAgreement: steps == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(steps),
-                                expertAgreementByDecision: byAction)
+                                expertAgreement: tally.share, expertAgreementByDecision: tally.shareByDecision)
     }
 
     /// Scores `policy` on every state of the expert's `episodes`.
     public static func expertStateAccuracy(_ episodes: [ActionEpisode],
                                            policy: (ActionObservation) throws -> Action) rethrows -> ExpertStateAccuracy {
-        var agreed: [String: Int] = [:], asked: [String: Int] = [:]
+        var tally = DecisionTally()
         for (index, episode) in episodes.enumerated() {
             var world = episode.task.world
             for (step, expert) in episode.actions.enumerated() {
                 let observation = ActionObservation(episode: index, step: step, instruction: episode.task.instruction,
                                                     instructionText: episode.instruction, image: episode.frames[step],
                                                     previousActions: Array(episode.actions.prefix(step)), world: world)
-                let kind = decision(expert, in: world)
-                asked[kind, default: 0] += 1
-                if try policy(observation) == expert { agreed[kind, default: 0] += 1 }
+                tally.record(decision(expert, in: world), agreed: try policy(observation) == expert)
                 world.step(expert)
             }
         }
-        let states = asked.values.reduce(0, +)
-        var byDecision: [String: Double] = [:]
-        for (kind, n) in asked { byDecision[kind] = Double(agreed[kind, default: 0]) / Double(n) }
-        return ExpertStateAccuracy(accuracy: states == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(states),
-                                   byDecision: byDecision, states: states, statesByDecision: asked)
+        return ExpertStateAccuracy(accuracy: tally.share, byDecision: tally.shareByDecision,
+                                   states: tally.asked.values.reduce(0, +), statesByDecision: tally.asked)
     }
 
     /// The expert's action as a decision: a move toward the named object with the gripper open
@@ -111,5 +101,25 @@ public enum ActionEvaluator {
     /// The scripted expert as a policy (the harness's sanity baseline: 100%).
     public static func expertPolicy(_ observation: ActionObservation) -> Action {
         GripperExpert.action(in: observation.world, for: observation.instruction)
+    }
+}
+
+/// Counts of the policy agreeing with the expert, per decision.
+struct DecisionTally {
+    private(set) var asked: [String: Int] = [:]
+    private(set) var agreed: [String: Int] = [:]
+
+    mutating func record(_ decision: String, agreed isAgreed: Bool) {
+        asked[decision, default: 0] += 1
+        if isAgreed { agreed[decision, default: 0] += 1 }
+    }
+
+    var share: Double {
+        let total = asked.values.reduce(0, +)
+        return total == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(total)
+    }
+
+    var shareByDecision: [String: Double] {
+        asked.reduce(into: [:]) { shares, entry in shares[entry.key] = Double(agreed[entry.key, default: 0]) / Double(entry.value) }
     }
 }
