@@ -26,17 +26,33 @@ public struct ActionEvaluation: Sendable, Hashable, Codable {
     /// Share of steps at which the policy chose what the scripted expert would have chosen in the
     /// same state: how far per-step errors, compounded over an episode, explain the success rate.
     public var expertAgreement: Double
-    /// The same share, split by the expert's decision (`ActionEvaluator.decision`): where the policy errs.
-    public var expertAgreementByDecision: [String: Double]
+    /// The same share, split by the expert's decision: where the policy errs.
+    public var expertAgreementByDecision: [GripperDecision: Double]
 }
 
 /// Behaviour-cloning accuracy: the policy on the states of the expert's own held-out episodes (so
 /// no earlier mistake of the policy changes what it sees), scored against the expert's action.
 public struct ExpertStateAccuracy: Sendable, Hashable, Codable {
     public var accuracy: Double
-    public var byDecision: [String: Double]
+    public var byDecision: [GripperDecision: Double]
     public var states: Int
-    public var statesByDecision: [String: Int]
+    public var statesByDecision: [GripperDecision: Int]
+}
+
+/// What the expert's action decides: a move toward the named object with the gripper open
+/// (`approach`: find the object), a move while closed (`carry`: work out the goal from the
+/// instruction), or grasp, release, stop.
+public enum GripperDecision: String, CaseIterable, Sendable, Hashable, Codable, CodingKeyRepresentable {
+    case approach, grasp, carry, release, stop
+
+    public init(expert action: Action, in world: GripperWorld) {
+        switch action {
+        case .up, .down, .left, .right: self = world.isClosed ? .carry : .approach
+        case .grasp: self = .grasp
+        case .release: self = .release
+        case .stop: self = .stop
+        }
+    }
 }
 
 public enum ActionEvaluator {
@@ -57,7 +73,7 @@ public enum ActionEvaluator {
                                                     previousActions: actions, world: world)
                 let action = try policy(observation)
                 let expert = GripperExpert.action(in: world, for: task.instruction)
-                tally.record(decision(expert, in: world), agreed: action == expert)
+                tally.record(GripperDecision(expert: expert, in: world), agreed: action == expert)
                 actions.append(action)
                 world.step(action)
             }
@@ -80,22 +96,12 @@ public enum ActionEvaluator {
                 let observation = ActionObservation(episode: index, step: step, instruction: episode.task.instruction,
                                                     instructionText: episode.instruction, image: episode.frames[step],
                                                     previousActions: Array(episode.actions.prefix(step)), world: world)
-                tally.record(decision(expert, in: world), agreed: try policy(observation) == expert)
+                tally.record(GripperDecision(expert: expert, in: world), agreed: try policy(observation) == expert)
                 world.step(expert)
             }
         }
         return ExpertStateAccuracy(accuracy: tally.share, byDecision: tally.shareByDecision,
                                    states: tally.asked.values.reduce(0, +), statesByDecision: tally.asked)
-    }
-
-    /// The expert's action as a decision: a move toward the named object with the gripper open
-    /// ("approach": find the object), a move while closed ("carry": work out the goal from the
-    /// instruction), or grasp, release, stop.
-    public static func decision(_ action: Action, in world: GripperWorld) -> String {
-        switch action {
-        case .up, .down, .left, .right: world.isClosed ? "carry" : "approach"
-        case .grasp, .release, .stop: action.rawValue
-        }
     }
 
     /// The scripted expert as a policy (the harness's sanity baseline: 100%).
@@ -106,10 +112,10 @@ public enum ActionEvaluator {
 
 /// Counts of the policy agreeing with the expert, per decision.
 struct DecisionTally {
-    private(set) var asked: [String: Int] = [:]
-    private(set) var agreed: [String: Int] = [:]
+    private(set) var asked: [GripperDecision: Int] = [:]
+    private(set) var agreed: [GripperDecision: Int] = [:]
 
-    mutating func record(_ decision: String, agreed isAgreed: Bool) {
+    mutating func record(_ decision: GripperDecision, agreed isAgreed: Bool) {
         asked[decision, default: 0] += 1
         if isAgreed { agreed[decision, default: 0] += 1 }
     }
@@ -119,7 +125,7 @@ struct DecisionTally {
         return total == 0 ? 0 : Double(agreed.values.reduce(0, +)) / Double(total)
     }
 
-    var shareByDecision: [String: Double] {
+    var shareByDecision: [GripperDecision: Double] {
         asked.reduce(into: [:]) { shares, entry in shares[entry.key] = Double(agreed[entry.key, default: 0]) / Double(entry.value) }
     }
 }

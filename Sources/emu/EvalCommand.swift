@@ -106,7 +106,7 @@ struct EvalCommand: ParsableCommand {
         for t in tasks {
             let taskStart = Date()
             switch t {
-            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: imageSampling).report
+            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw).report
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
             case .actions:
@@ -123,6 +123,9 @@ struct EvalCommand: ParsableCommand {
     static func summary(_ r: Report) -> String {
         var lines: [String] = []
         func f(_ x: Double) -> String { String(format: "%.3f", x) }
+        func decisions(_ shares: [GripperDecision: Double]) -> String {
+            GripperDecision.allCases.compactMap { d in shares[d].map { "\(d.rawValue) \(f($0))" } }.joined(separator: ", ")
+        }
         if let t = r.textToImage {
             lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)): overall \(f(t.overall)); "
                          + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
@@ -140,12 +143,10 @@ struct EvalCommand: ParsableCommand {
         }
         if let a = r.actions {
             lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
-                         + "agrees with the expert on \(f(a.expertAgreement)) of steps ("
-                         + a.expertAgreementByDecision.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", ") + ")")
+                         + "agrees with the expert on \(f(a.expertAgreement)) of steps (\(decisions(a.expertAgreementByDecision)))")
         }
         if let e = r.actionsOnExpertStates {
-            lines.append("actions on the expert's states: \(f(e.accuracy)) of \(e.states) ("
-                         + e.byDecision.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", ") + ")")
+            lines.append("actions on the expert's states: \(f(e.accuracy)) of \(e.states) (\(decisions(e.byDecision)))")
         }
         if let specialists = r.specialists {
             lines.append("specialists (same tokens of their task):")

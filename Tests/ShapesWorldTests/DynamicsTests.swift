@@ -65,7 +65,7 @@ final class GripperTests: XCTestCase {
         XCTAssertEqual(evaluation.successRate, 1.0)
         XCTAssertLessThan(evaluation.meanSteps, 20)
         XCTAssertEqual(evaluation.expertAgreement, 1.0)
-        XCTAssertEqual(Set(evaluation.expertAgreementByDecision.keys), ["approach", "carry", "grasp", "release", "stop"])
+        XCTAssertEqual(Set(evaluation.expertAgreementByDecision.keys), Set(GripperDecision.allCases))
         XCTAssertTrue(evaluation.expertAgreementByDecision.values.allSatisfy { $0 == 1.0 })
         var kinds = Set<String>()
         for task in tasks {
@@ -92,7 +92,7 @@ final class GripperTests: XCTestCase {
         XCTAssertEqual(truncated.meanSteps, 3)
         XCTAssertEqual(truncated.expertAgreement, (2 * Double(tasks.count) + shortOnes) / (3 * Double(tasks.count)), accuracy: 1e-12)
         XCTAssertEqual(truncated.successRate, shortOnes / Double(tasks.count), accuracy: 1e-12)
-        XCTAssertEqual(truncated.expertAgreementByDecision["stop"], shortOnes > 0 ? 1 : nil)
+        XCTAssertEqual(truncated.expertAgreementByDecision[.stop], shortOnes > 0 ? 1 : nil)
     }
 
     func testExpertStateAccuracy() {
@@ -103,9 +103,9 @@ final class GripperTests: XCTestCase {
         // A policy that always grasps is right exactly on the grasps: one per episode.
         let grasper = ActionEvaluator.expertStateAccuracy(episodes) { _ in .grasp }
         XCTAssertEqual(grasper.accuracy, Double(episodes.count) / Double(expert.states), accuracy: 1e-12)
-        XCTAssertEqual(grasper.byDecision["grasp"], 1)
-        XCTAssertEqual(grasper.byDecision["carry"], 0)
-        XCTAssertEqual(grasper.statesByDecision["grasp"], episodes.count)
+        XCTAssertEqual(grasper.byDecision[.grasp], 1)
+        XCTAssertEqual(grasper.byDecision[.carry], 0)
+        XCTAssertEqual(grasper.statesByDecision[.grasp], episodes.count)
         XCTAssertEqual(grasper.statesByDecision.values.reduce(0, +), expert.states)
         // The policy sees the expert's frames, not a world of its own making.
         var seen: [RGBImage] = []
