@@ -143,12 +143,17 @@ public final class TrainableVisionTokenizer {
 
     /// The transformers config dictionary (`Emu3VQVAEConfig`) of this model.
     public func configJSON() throws -> Data {
-        let fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration)) as? [String: Any] ?? [:]
-        var json = fields
+        try JSONSerialization.data(withJSONObject: Self.configDictionary(configuration), options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// The transformers config dictionary (`Emu3VQVAEConfig`) of `configuration`: a standalone
+    /// tokenizer's `config.json`, or the `vq_config` of a full checkpoint.
+    public static func configDictionary(_ configuration: VisionTokenizerConfiguration) throws -> [String: Any] {
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration)) as? [String: Any] ?? [:]
         json["model_type"] = "emu3_vqgan"
         json["architectures"] = ["Emu3VQVAE"]
         json["attention_dropout"] = 0.0
         json["torch_dtype"] = "float32"
-        return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        return json
     }
 }

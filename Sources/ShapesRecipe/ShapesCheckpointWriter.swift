@@ -5,15 +5,16 @@ import EmuTraining
 import Foundation
 
 /// Writes a recipe's model as an Emu3 -hf folder: `config.json` (text_config, vocabulary_map),
-/// `model.safetensors` (decoder under `model.text_model.*`, `lm_head.weight`, and the patch codebook),
+/// `model.safetensors` (decoder under `model.text_model.*`, `lm_head.weight`, and the image codec
+/// under `model.vqmodel.*`),
 /// `tokenizer.json`, `tokenizer_config.json`, `processor_config.json`, `generation_config.json`, and
 /// the recipe's settings and loss curve.
 enum ShapesCheckpointWriter {
-    static func write(to folder: URL, weights: [String: Tensor], codebook: PatchCodebook, vocabulary: ShapesVocabulary,
+    static func write(to folder: URL, weights: [String: Tensor], codec: any ShapesImageCodec, vocabulary: ShapesVocabulary,
                       configuration c: Transformer.Configuration, settings: ShapesRecipe.Settings,
                       outcome: ShapesRecipe.Outcome, history: [StepMetrics]) throws {
-        var tensors = weights
-        tensors[ShapesModel.codebookTensor] = codebook.entries
+        let codecEntries = try codec.checkpointEntries()
+        let tensors = weights.merging(codecEntries.tensors) { text, _ in text }
         let textConfig = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c))
         let config: [String: Any] = [
             "architectures": ["Emu3ForConditionalGeneration"],
@@ -21,16 +22,14 @@ enum ShapesCheckpointWriter {
             "text_config": textConfig,
             "vocabulary_map": vocabulary.ids,
             "image_token_id": vocabulary.specials.imageWrapper,
-            "shapes_codec": ["type": "patch_codebook", "patch_size": codebook.patchSize, "codebook_size": codebook.size,
-                             "tensor": ShapesModel.codebookTensor],
-        ]
+        ].merging(codecEntries.config) { base, _ in base }
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|extra_203|>", "eos_token": "<|extra_204|>",
             "pad_token": "<|endoftext|>", "unk_token": ShapesVocabulary.unknownToken,
         ]
         let processorConfig: [String: Any] = [
-            "processor_class": "ShapesWorldProcessor", "image_size": 64, "patch_size": codebook.patchSize,
-            "grid": [64 / codebook.patchSize, 64 / codebook.patchSize], "negative_prompt": "",
+            "processor_class": "ShapesWorldProcessor", "image_size": 64, "patch_size": codec.spatialFactor,
+            "grid": [64 / codec.spatialFactor, 64 / codec.spatialFactor], "negative_prompt": "",
         ]
         let generationConfig: [String: Any] = [
             "bos_token_id": vocabulary.specials.beginOfSequence, "eos_token_id": vocabulary.specials.endOfSequence,
@@ -41,6 +40,7 @@ enum ShapesCheckpointWriter {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicDirectory.replace(at: folder) { staging in
             try json(config).write(to: staging.appendingPathComponent("config.json"))
+            for (name, data) in codecEntries.files { try data.write(to: staging.appendingPathComponent(name)) }
             try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: staging.appendingPathComponent("model.safetensors").path)
             try vocabulary.tokenizerJSON().write(to: staging.appendingPathComponent("tokenizer.json"))
             try json(tokenizerConfig).write(to: staging.appendingPathComponent("tokenizer_config.json"))
@@ -48,7 +48,7 @@ enum ShapesCheckpointWriter {
             try json(generationConfig).write(to: staging.appendingPathComponent("generation_config.json"))
             try encoder.encode(settings).write(to: staging.appendingPathComponent("recipe_settings.json"))
             try encoder.encode(outcome).write(to: staging.appendingPathComponent("recipe_outcome.json"))
-            try modelCard(settings: settings, outcome: outcome, codebook: codebook, configuration: c)
+            try modelCard(settings: settings, outcome: outcome, codec: codec, configuration: c)
                 .write(to: staging.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
             let lines = try history.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
             try (lines.joined(separator: "\n") + "\n").write(to: staging.appendingPathComponent("training_log.jsonl"), atomically: true, encoding: .utf8)
@@ -56,8 +56,12 @@ enum ShapesCheckpointWriter {
     }
 
     /// The folder's README: what the model is, how it was made, what it can and cannot do.
-    static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codebook: PatchCodebook,
+    static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codec: any ShapesImageCodec,
                           configuration c: Transformer.Configuration) -> String {
+        let grid = "64x64 -> \(64 / codec.spatialFactor)x\(64 / codec.spatialFactor) codes"
+        let codecText = codec is PatchCodebook
+            ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE, and the"
+            : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), trained\nby the recipe on rendered scenes (`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
         let stopped = o.steps < s.steps ? " (stopped by the --minutes limit; \(s.steps) requested)" : ""
         return """
@@ -68,13 +72,12 @@ enum ShapesCheckpointWriter {
         checked by a program: text-to-image, image understanding, video continuation and gripper actions.
         `emu demo` and `emu eval` load it by default; RESULTS.md has its metrics.
 
-        Made by `emu train --recipe shapes --seed \(s.seed) --steps \(s.steps)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
+        Made by `emu train --recipe shapes --seed \(s.seed) --codec \(s.codec.rawValue) --steps \(s.steps)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
         \(o.steps) steps\(stopped) of \(s.batchSize) x \(s.sequenceLength) tokens on \(o.trainingExamples) examples,
         \(String(format: "%.0f", o.seconds / 60)) minutes on the machine that made it; loss \(String(format: "%.3f", o.firstLoss)) -> \(String(format: "%.3f", o.finalLoss)).
         `recipe_settings.json`, `recipe_outcome.json` and `training_log.jsonl` hold the details.
 
-        Pictures are coded by a patch codebook (\(codebook.size) entries of \(codebook.patchSize)x\(codebook.patchSize) pixels, k-means over
-        rendered scenes: 64x64 -> \(64 / codebook.patchSize)x\(64 / codebook.patchSize) codes), not by Emu3's convolutional VQ-VAE, and the
+        \(codecText)
         tokenizer is word-level. So the generic commands (`emu generate`, `emu chat`, ...) refuse this
         folder; they run real Emu3 checkpoints.
 

@@ -5,37 +5,57 @@ import Foundation
 import ShapesWorld
 
 /// A bundled ShapesWorld checkpoint opened for the four tasks. The transformer, generator, grid
-/// constraint and guidance are Emu3's (`Emu3Pipeline`); the image codec is the folder's patch codebook.
+/// constraint and guidance are Emu3's (`Emu3Pipeline`); the image codec is the folder's VQ-VAE
+/// (`vq_config`, `model.vqmodel.*`) or, in the first bundled models, its patch codebook.
 public struct ShapesModel: Sendable {
-    public static let codebookTensor = "model.vqmodel.patch_codebook.weight"
     public let directory: URL
     public let pipeline: Emu3Pipeline
     public let vocabulary: ShapesVocabulary
     public let sequences: ShapesSequences
-    public let codebook: PatchCodebook
+    public let codec: any ShapesImageCodec
     let generator: Generator
 
     public init(directory: URL) throws {
         self.directory = directory
-        let config = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: config.path) else {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let configData = FileManager.default.contents(atPath: configURL.path) else {
             throw ShapesModelError.missingModel("no model at \(directory.path) (config.json missing); train one with `emu train --recipe shapes --out \(directory.path)`")
+        }
+        guard let config = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any],
+              let codecEntry = config["shapes_codec"] as? [String: Any], let codecType = codecEntry["type"] as? String else {
+            throw ShapesModelError.invalid("config.json", reason: "no shapes_codec entry: not a ShapesWorld model")
         }
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
+        switch codecType {
+        case "vqvae":
+            do { codec = VisionTokenizerCodec(tokenizer: try VisionTokenizer(directory: directory.path)) } catch {
+                throw ShapesModelError.invalid("model.safetensors", reason: "its VQ-VAE does not load: \(error)")
+            }
+        case "patch_codebook":
+            codec = try Self.patchCodebook(in: directory, size: vocabulary.codebookSize)
+        default:
+            throw ShapesModelError.invalid("config.json", reason: "unknown shapes_codec type '\(codecType)' (known: vqvae, patch_codebook)")
+        }
+        guard codec.codeCount == vocabulary.codebookSize, Scene.canvasSize % codec.spatialFactor == 0 else {
+            throw ShapesModelError.invalid("config.json", reason: "the codec has \(codec.codeCount) codes at stride \(codec.spatialFactor); the vocabulary has \(vocabulary.codebookSize) visual tokens")
+        }
+        let grid = Scene.canvasSize / codec.spatialFactor
+        sequences = ShapesSequences(vocabulary: vocabulary, rows: grid, columns: grid)
+        generator = try pipeline.generator()
+    }
+
+    static func patchCodebook(in directory: URL, size: Int) throws -> PatchCodebook {
         let store = try WeightStore.load(file: directory.appendingPathComponent("model.safetensors").path)
-        let entries = try store.tensor(Self.codebookTensor).to(.float32)
-        guard entries.rank == 2, entries.shape[0] == vocabulary.codebookSize else {
-            throw ShapesModelError.invalid("model.safetensors", reason: "\(Self.codebookTensor) has shape \(entries.shape), expected [\(vocabulary.codebookSize), 192]")
+        let entries = try store.tensor(PatchCodebook.checkpointTensor).to(.float32)
+        guard entries.rank == 2, entries.shape[0] == size else {
+            throw ShapesModelError.invalid("model.safetensors", reason: "\(PatchCodebook.checkpointTensor) has shape \(entries.shape), expected [\(size), 192]")
         }
         let patch = Int((Double(entries.shape[1] / 3)).squareRoot())
         guard patch * patch * 3 == entries.shape[1] else {
-            throw ShapesModelError.invalid("model.safetensors", reason: "\(Self.codebookTensor) rows are not square RGB patches")
+            throw ShapesModelError.invalid("model.safetensors", reason: "\(PatchCodebook.checkpointTensor) rows are not square RGB patches")
         }
-        codebook = PatchCodebook(patchSize: patch, entries: Tensor(entries.toArray(), shape: entries.shape))
-        let grid = Scene.canvasSize / patch
-        sequences = ShapesSequences(vocabulary: vocabulary, rows: grid, columns: grid)
-        generator = try pipeline.generator()
+        return PatchCodebook(patchSize: patch, entries: Tensor(entries.toArray(), shape: entries.shape))
     }
 
     var constraintForImage: ImageGridConstraint {
@@ -57,12 +77,12 @@ public struct ShapesModel: Sendable {
             stopTokens: [vocabulary.specials.endOfSequence], constraint: constraint,
             guidance: guidance == 1 ? nil : ClassifierFreeGuidance(unconditionalPrompt: sequences.textToImagePrompt(""), scale: guidance))
         let result = try generator.generate(request)
-        return codebook.decode(sequences.codes(in: result.ids), rows: sequences.rows, columns: sequences.columns)
+        return try codec.decode(sequences.codes(in: result.ids), rows: sequences.rows, columns: sequences.columns)
     }
 
     /// The model's answer to `question` about `image` (greedy, up to `maxTokens` words).
     public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32) throws -> String {
-        let prompt = sequences.questionPrompt(imageCodes: codebook.encode(image), question: question)
+        let prompt = sequences.questionPrompt(imageCodes: try codec.encode(image), question: question)
         let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens,
                                                               stopTokens: [vocabulary.specials.endOfSequence]))
         return try sequences.tokenizer.decode(result.ids, skipSpecialTokens: true)
@@ -70,7 +90,7 @@ public struct ShapesModel: Sendable {
 
     /// The next `count` frames after `prefix` (greedy, grid-constrained).
     public func continueVideo(_ prefix: [RGBImage], count: Int) throws -> [RGBImage] {
-        let prefixCodes = prefix.map(codebook.encode)
+        let prefixCodes = try prefix.map(codec.encode)
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
@@ -79,15 +99,15 @@ public struct ShapesModel: Sendable {
                                                               constraint: constraint))
         let codes = sequences.codes(in: result.ids)
         let perFrame = sequences.rows * sequences.columns
-        return (0..<count).map { k in
+        return try (0..<count).map { k in
             let slice = Array(codes.dropFirst(k * perFrame).prefix(perFrame))
-            return codebook.decode(slice + [Int](repeating: 0, count: perFrame - slice.count), rows: sequences.rows, columns: sequences.columns)
+            return try codec.decode(slice + [Int](repeating: 0, count: perFrame - slice.count), rows: sequences.rows, columns: sequences.columns)
         }
     }
 
     /// The next gripper action for `instruction` seeing `image` (greedy over the action tokens).
     public func action(for instruction: String, seeing image: RGBImage) throws -> Action {
-        let prompt = sequences.actionPrompt(imageCodes: codebook.encode(image), instruction: instruction)
+        let prompt = sequences.actionPrompt(imageCodes: try codec.encode(image), instruction: instruction)
         let actions = Action.allCases.map { ($0, vocabulary.actionToken($0)) }
         let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1))
         let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: 2, constraint: constraint))

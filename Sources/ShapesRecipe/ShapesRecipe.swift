@@ -5,17 +5,34 @@ import EmuTraining
 import Foundation
 import ShapesWorld
 
-/// `emu train --recipe shapes`: (1) a stride-8 patch codebook fitted on rendered scenes, (2) the four
-/// task datasets tokenized, (3) one Emu3 decoder trained on their mix with the shared next-token
-/// trainer, (4) an -hf layout folder that `ShapesModel` and `Emu3Pipeline` load.
+/// `emu train --recipe shapes`: (1) an image codec trained on rendered scenes (Emu3's VQ-VAE in
+/// small, or the k-means patch codebook), (2) the four task datasets tokenized, (3) one Emu3 decoder
+/// trained on their mix with the shared next-token trainer, (4) an -hf layout folder that
+/// `ShapesModel` and `Emu3Pipeline` load.
 public struct ShapesRecipe {
+    /// The image codec a recipe trains (`--codec`).
+    public enum Codec: String, Codable, CaseIterable, Sendable {
+        /// Emu3's convolutional VQ-VAE (`ShapesVisionTokenizer`).
+        case vqvae
+        /// A k-means codebook of 8x8 patches (`PatchCodebook`): the codec of the first bundled models.
+        case patch
+    }
+
     public struct Settings: Codable, Sendable {
         public var seed: UInt64 = 0
-        /// 1024 entries: with 256, true scenes coded and decoded read back right only 66% of the
-        /// time (GenEval prompts), a ceiling far below the targets; 1024 gives 90%, 4096 95%.
+        public var codec = Codec.vqvae
+        /// 1024 entries: with 256, true scenes coded and decoded by the patch codebook read back
+        /// right only 66% of the time (GenEval prompts), a ceiling far below the targets; 1024
+        /// gives 90%, 4096 95%.
         public var codebookSize = 1024
+        /// Pictures the codec is fitted on (half captioned scenes, a quarter video frames, a
+        /// quarter gripper frames).
         public var codebookImages = 2000
         public var codebookIterations = 8
+        /// VQ-VAE training: steps of `vqBatchSize` pictures at peak learning rate `vqLearningRate`.
+        public var vqSteps = 1000
+        public var vqBatchSize = 8
+        public var vqLearningRate: Float = 2e-3
         public var captionCount = 9000
         public var questionCount = 6000
         public var videoCount = 1200
@@ -44,6 +61,7 @@ public struct ShapesRecipe {
         public static var smoke: Settings {
             var s = Settings()
             s.codebookSize = 32; s.codebookImages = 40; s.codebookIterations = 3
+            s.vqSteps = 3; s.vqBatchSize = 2
             s.captionCount = 40; s.questionCount = 30; s.videoCount = 4; s.actionEpisodes = 4
             s.hiddenSize = 32; s.layers = 1; s.heads = 2; s.intermediateSize = 64
             s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 100; s.learningRate = 1e-2
@@ -62,6 +80,9 @@ public struct ShapesRecipe {
         public var tokensPerTask: [String: Int]
         /// Tokens of each task the optimizer saw (epochs x the above, from the rows consumed).
         public var tokensSeenPerTask: [String: Double]
+        /// GenEval accuracy of true held-out scenes coded and decoded by the codec (the ceiling of
+        /// text-to-image accuracy), by category and overall.
+        public var codecCeiling: GenEvalReport?
     }
 
     public let settings: Settings
@@ -83,14 +104,15 @@ public struct ShapesRecipe {
         let videos = TaskData.videoClips(.train, start: Int(s.seed) * 1_000_000, count: s.videoCount, frameCount: s.videoFrames)
         let episodes = TaskData.actionEpisodes(.train, start: Int(s.seed) * 1_000_000, count: s.actionEpisodes)
 
-        // (1) the codebook, from every task's pictures.
-        let patchSize = 8
-        var patchImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
-        patchImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
-        patchImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
-        let patcher = PatchCodebook(patchSize: patchSize, entries: Tensor(zeros: [1, patchSize * patchSize * 3]))
-        let codebook = PatchCodebook.train(patches: patchImages.flatMap(patcher.patches), patchSize: patchSize,
-                                           size: s.codebookSize, iterations: s.codebookIterations, seed: s.seed, log: log)
+        // (1) the codec, from every task's pictures.
+        var codecImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
+        codecImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
+        codecImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
+        let codec = try trainCodec(on: codecImages)
+        let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)
+        log(String(format: "codec ceiling (true held-out scenes, coded and decoded): GenEval overall %.3f", codecCeiling.overall)
+            + ", " + codecCeiling.accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", "))
+        let patchSize = codec.spatialFactor
 
         // (2) vocabulary and token streams.
         var texts = captions.flatMap { [$0.caption] + $0.alternativeCaptions }
@@ -99,14 +121,15 @@ public struct ShapesRecipe {
         texts += CaptionGrammar.numberWords + (0...9).map(String.init) + ["*"]
         texts += ShapeKind.allCases.map(\.rawValue) + ObjectColor.allCases.map(\.rawValue)
         let words = texts.flatMap(ShapesVocabulary.words(of:))
-        let vocabulary = ShapesVocabulary(words: words, codebookSize: s.codebookSize)
+        let vocabulary = ShapesVocabulary(words: words, codebookSize: codec.codeCount)
         let layout = ShapesSequences(vocabulary: vocabulary, rows: Scene.canvasSize / patchSize, columns: Scene.canvasSize / patchSize)
-        log("vocabulary: \(vocabulary.count) tokens (\(s.codebookSize) visual)")
+        log("vocabulary: \(vocabulary.count) tokens (\(codec.codeCount) visual)")
 
         var rng = SeededGenerator(seed: s.seed &+ 17)
         var tagged: [(ShapesTask, TrainingExample)] = []
+        log("coding \(captions.count + questions.count + videos.count * s.videoFrames + episodes.map(\.frames.count).reduce(0, +)) pictures")
         for sample in captions {
-            let codes = codebook.encode(sample.image)
+            let codes = try codec.encode(sample.image)
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
@@ -114,15 +137,15 @@ public struct ShapesRecipe {
                                                                   answer: sample.caption)))
         }
         for sample in questions {
-            tagged.append((.understanding, layout.questionExample(imageCodes: codebook.encode(sample.image),
+            tagged.append((.understanding, layout.questionExample(imageCodes: try codec.encode(sample.image),
                                                                   question: sample.question.question, answer: sample.question.answer)))
         }
         for clip in videos {
-            tagged.append((.video, layout.videoExample(frames: clip.frames.map(codebook.encode), prefixFrames: s.videoPrefixFrames)))
+            tagged.append((.video, layout.videoExample(frames: try clip.frames.map(codec.encode), prefixFrames: s.videoPrefixFrames)))
         }
         for episode in episodes {
             for (frame, action) in zip(episode.frames, episode.actions) {
-                tagged.append((.actions, layout.actionExample(imageCodes: codebook.encode(frame), instruction: episode.instruction,
+                tagged.append((.actions, layout.actionExample(imageCodes: try codec.encode(frame), instruction: episode.instruction,
                                                               action: DiscreteActionToken(id: vocabulary.actionToken(action)))))
             }
         }
@@ -172,11 +195,31 @@ public struct ShapesRecipe {
                               finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
                               seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
                               trainingExamples: examples.count, tokensPerTask: tokensPerTask,
-                              tokensSeenPerTask: tokensPerTask.mapValues { Double($0) * epochs })
-        try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codebook: codebook, vocabulary: vocabulary,
+                              tokensSeenPerTask: tokensPerTask.mapValues { Double($0) * epochs }, codecCeiling: codecCeiling)
+        try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codec: codec, vocabulary: vocabulary,
                                          configuration: configuration, settings: s, outcome: outcome, history: history)
         log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s")
         return outcome
+    }
+}
+
+extension ShapesRecipe {
+    /// Trains the settings' codec on `images`.
+    func trainCodec(on images: [RGBImage]) throws -> any ShapesImageCodec {
+        let s = settings
+        switch s.codec {
+        case .patch:
+            let patchSize = 8
+            let patcher = PatchCodebook(patchSize: patchSize, entries: Tensor(zeros: [1, patchSize * patchSize * 3]))
+            return PatchCodebook.train(patches: images.flatMap(patcher.patches), patchSize: patchSize,
+                                       size: s.codebookSize, iterations: s.codebookIterations, seed: s.seed, log: log)
+        case .vqvae:
+            log("training the VQ-VAE: \(s.vqSteps) steps of \(s.vqBatchSize) of \(images.count) pictures")
+            let trained = try ShapesVisionTokenizer.train(images: images, codebookSize: s.codebookSize, steps: s.vqSteps,
+                                                          batchSize: s.vqBatchSize, learningRate: s.vqLearningRate,
+                                                          seed: s.seed, log: log)
+            return VisionTokenizerCodec(tokenizer: trained.tokenizer, weights: trained.weights)
+        }
     }
 }
 

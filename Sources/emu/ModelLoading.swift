@@ -23,14 +23,22 @@ enum ModelLoading {
         return try Emu3Pipeline(directory: url, components: components, tokenizer: nil)
     }
 
-    /// The bundled ShapesWorld model codes pictures with a patch codebook, not Emu3's VQ-VAE, and
-    /// has a word-level tokenizer: the generic commands cannot run it, `emu demo` and `emu eval` can.
-    static func refuseShapesModel(_ url: URL) throws {
+    /// The bundled ShapesWorld model has a word-level tokenizer and its own sequence layout: the
+    /// generic commands cannot run its transformer, `emu demo` and `emu eval` can. Its vision
+    /// tokenizer is Emu3's VQ-VAE, which `emu vq` runs (`visionTokenizerOnly`), unless the folder
+    /// is one of the first models, coded by a patch codebook.
+    static func refuseShapesModel(_ url: URL, visionTokenizerOnly: Bool = false) throws {
         guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path),
               let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              config["shapes_codec"] != nil else { return }
-        throw UserError("\(url.path) is the bundled ShapesWorld model, whose pictures are coded by a patch codebook "
-                        + "rather than Emu3's VQ-VAE: run it with `emu demo` or `emu eval`, or pass --model DIR with an Emu3 checkpoint")
+              let codec = config["shapes_codec"] as? [String: Any] else { return }
+        if visionTokenizerOnly {
+            guard codec["type"] as? String != "vqvae" else { return }
+            throw UserError("\(url.path) is a ShapesWorld model whose pictures are coded by a patch codebook, not Emu3's VQ-VAE: "
+                            + "pass --model DIR with an Emu3 checkpoint or vision tokenizer")
+        }
+        throw UserError("\(url.path) is the bundled ShapesWorld model, whose word-level tokenizer and sequence layout are "
+                        + "ShapesWorld's, not Emu3's: run it with `emu demo` or `emu eval` (its vision tokenizer with `emu vq`), "
+                        + "or pass --model DIR with an Emu3 checkpoint")
     }
 
     /// The first of the candidate places that holds the bundled model, or an error naming them all.

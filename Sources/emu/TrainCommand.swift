@@ -37,6 +37,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: the tasks to train on, comma-separated (t2i, understanding, video, actions; default all: the unified model).")
     var tasks: String?
 
+    @Option(name: .long, help: "With --recipe shapes: the image codec, vqvae (Emu3's VQ-VAE in small) or patch (k-means patches). (default: the recipe's)")
+    var codec: ShapesRecipe.Codec?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -56,6 +59,7 @@ struct TrainRecipeCommand: ParsableCommand {
             settings.seed = seed
             if let steps { settings.steps = steps }
             if let minutes { settings.minutes = minutes }
+            if let codec { settings.codec = codec }
             if let tasks {
                 settings.tasks = try tasks.split(separator: ",").map { name in
                     guard let task = ShapesTask(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
@@ -70,3 +74,5 @@ struct TrainRecipeCommand: ParsableCommand {
         }
     }
 }
+
+extension ShapesRecipe.Codec: ExpressibleByArgument {}

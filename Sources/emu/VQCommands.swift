@@ -14,7 +14,7 @@ struct VQCommand: ParsableCommand {
 enum VQMedia {
     static func pipeline(_ options: ModelOptions) throws -> VisionTokenizerPipeline {
         let model = try ModelLoading.directory(options)
-        try ModelLoading.refuseShapesModel(URL(fileURLWithPath: model))
+        try ModelLoading.refuseShapesModel(URL(fileURLWithPath: model), visionTokenizerOnly: true)
         do { return try VisionTokenizerPipeline(directory: model) } catch {
             throw UserError("\(model): \(error)")
         }

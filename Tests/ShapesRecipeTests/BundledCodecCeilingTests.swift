@@ -12,14 +12,8 @@ final class BundledCodecCeilingTests: XCTestCase {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Models/shapes-emu3")
         let model = try ShapesModel(directory: folder)
-        let scorer = GenEvalScorer()
-        var judgements: [GenEvalJudgement] = []
-        for (i, prompt) in TaskData.genEvalPrompts(.heldOut, perCategory: 40).enumerated() {
-            let scene = try XCTUnwrap(SceneGenerator.scene(satisfying: prompt.spec, seed: UInt64(i)), prompt.prompt)
-            let codes = model.codebook.encode(SceneRenderer.render(scene))
-            judgements.append(scorer.judge(prompt, image: model.codebook.decode(codes, rows: 8, columns: 8)))
-        }
-        let report = GenEvalScorer.report(judgements)
+        let report = try CodecCeiling.genEval(model.codec, perCategory: 40)
+        XCTAssertEqual(report.promptCount, 40 * GenEvalCategory.allCases.count, "every prompt has a true scene")
         print("GenEval on true scenes through the bundled codebook: \(report.accuracy) overall \(report.overall)")
         XCTAssertGreaterThanOrEqual(report.overall, 0.85)
         XCTAssertGreaterThanOrEqual(report.accuracy["single_object"] ?? 0, 0.9)

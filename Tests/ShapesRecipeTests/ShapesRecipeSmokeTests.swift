@@ -10,14 +10,44 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     /// A tiny run of the whole recipe: the loss falls, and the written folder reloads through
     /// Emu3Pipeline and answers every task with well-formed output.
     func testTinyRecipeLearnsAndTheCheckpointReloads() throws {
+        for codec in ShapesRecipe.Codec.allCases {
+            try checkTinyRecipe(codec: codec)
+        }
+    }
+
+    func checkTinyRecipe(codec: ShapesRecipe.Codec) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-smoke-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let outcome = try ShapesRecipe(settings: .smoke, log: { _ in }).run(output: folder)
+        var settings = ShapesRecipe.Settings.smoke
+        settings.codec = codec
+        let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
+        XCTAssertNotNil(outcome.codecCeiling, "\(codec)")
         XCTAssertEqual(outcome.steps, ShapesRecipe.Settings.smoke.steps)
         // The initial loss is about log(vocabulary); 30 steps must cut it clearly.
         XCTAssertLessThan(outcome.finalLoss, outcome.firstLoss * 0.7, "loss \(outcome.firstLoss) -> \(outcome.finalLoss)")
 
         let model = try ShapesModel(directory: folder)
+        XCTAssertEqual(model.codec.codeCount, settings.codebookSize)
+        XCTAssertEqual(model.codec.spatialFactor, 8)
+        if codec == .vqvae {
+            // Emu3's -hf layout: the VQ-VAE under model.vqmodel.* with its vq_config, readable by the
+            // generic loader, and the same network the model codes pictures with.
+            let codecInModel = try XCTUnwrap(model.codec as? VisionTokenizerCodec)
+            let standalone = try VisionTokenizer(directory: folder.path)
+            XCTAssertEqual(standalone.configuration, ShapesVisionTokenizer.configuration(codebookSize: settings.codebookSize))
+            let picture = TaskData.captionedImages(.heldOut, count: 1)[0].image
+            let codes = try codecInModel.encode(picture)
+            XCTAssertEqual(codes.count, 64)
+            XCTAssertEqual(codes, try standalone.encode(image: ImageProcessor().pixelValues(picture)).values)
+            XCTAssertTrue(codes.allSatisfy { (0..<settings.codebookSize).contains($0) })
+            // `emu vq`'s pipeline on the folder: its preprocessor keeps 64x64 pictures at 64x64.
+            let pipeline = try VisionTokenizerPipeline(directory: folder.path)
+            let pixels = try pipeline.processor.preprocess(picture)
+            XCTAssertEqual(pixels.shape, [3, 64, 64])
+            XCTAssertEqual(try pipeline.tokenizer.encode(image: pixels).values, codes)
+        } else {
+            XCTAssertTrue(model.codec is PatchCodebook)
+        }
         let image = try model.generateImage("a red circle", guidance: 2)
         XCTAssertEqual([image.width, image.height], [64, 64])
         let scene = TaskData.captionedImages(.heldOut, count: 1)[0]

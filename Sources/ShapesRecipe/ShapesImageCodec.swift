@@ -1,0 +1,104 @@
+import Emu3
+import EmuIO
+import EmuTensor
+import EmuTraining
+import Foundation
+import ShapesWorld
+
+/// How a ShapesWorld model turns a 64x64 picture into a grid of codes and back. Two codecs exist:
+/// Emu3's convolutional VQ-VAE (`VisionTokenizerCodec`, what the issue asks for) and the k-means
+/// patch codebook (`PatchCodebook`) the first bundled models were trained on.
+public protocol ShapesImageCodec: Sendable {
+    /// Distinct codes (the number of visual tokens).
+    var codeCount: Int { get }
+    /// Pixels per code along each side (8: a 64x64 picture is an 8x8 grid).
+    var spatialFactor: Int { get }
+    /// The grid of codes (rows of columns) of `image`.
+    func encode(_ image: RGBImage) throws -> [Int]
+    /// The picture of a grid of codes `rows` x `columns`.
+    func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage
+    /// What stores the codec in an -hf folder: tensors for `model.safetensors`, entries for
+    /// `config.json` (always `shapes_codec`, naming the codec's type) and whole files.
+    func checkpointEntries() throws -> CodecCheckpointEntries
+}
+
+public struct CodecCheckpointEntries {
+    public var tensors: [String: Tensor]
+    public var config: [String: Any]
+    public var files: [String: Data] = [:]
+}
+
+extension PatchCodebook: ShapesImageCodec {
+    public static let checkpointTensor = "model.vqmodel.patch_codebook.weight"
+    public var codeCount: Int { size }
+    public var spatialFactor: Int { patchSize }
+
+    public func checkpointEntries() throws -> CodecCheckpointEntries {
+        CodecCheckpointEntries(
+            tensors: [Self.checkpointTensor: entries],
+            config: ["shapes_codec": ["type": "patch_codebook", "patch_size": patchSize, "codebook_size": size, "tensor": Self.checkpointTensor]])
+    }
+}
+
+/// Emu3's VQ-VAE as a ShapesWorld codec: pixels normalized to [-1, 1] as Emu3's processor does,
+/// encoded to a code grid; codes decoded and turned back into 8-bit pixels.
+public struct VisionTokenizerCodec: ShapesImageCodec {
+    public let tokenizer: VisionTokenizer
+    /// The weights as transformers' `Emu3VQVAE` names them, kept when the codec was just trained
+    /// (for the checkpoint); empty when it was loaded.
+    let weights: [String: Tensor]
+    let processor = ImageProcessor()
+
+    public init(tokenizer: VisionTokenizer, weights: [String: Tensor] = [:]) {
+        self.tokenizer = tokenizer
+        self.weights = weights
+    }
+
+    public var codeCount: Int { tokenizer.configuration.codebookSize }
+    public var spatialFactor: Int { tokenizer.spatialFactor }
+
+    public func encode(_ image: RGBImage) throws -> [Int] {
+        try tokenizer.encode(image: processor.pixelValues(image)).values
+    }
+
+    public func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage {
+        var grid = Array(codes.prefix(rows * columns)).map { min(max($0, 0), codeCount - 1) }
+        grid += [Int](repeating: 0, count: rows * columns - grid.count)
+        let pixels = try tokenizer.decodeImage(VisionCodes(frames: 1, height: rows, width: columns, values: grid))
+        return processor.postprocess(pixels)
+    }
+
+    /// Emu3's -hf layout: weights under `model.vqmodel.`, the tokenizer's config as `vq_config`,
+    /// and a `preprocessor_config.json` that keeps 64x64 pictures at 64x64 (Emu3's default would
+    /// upscale them to 512x512), so `emu vq` and transformers' Emu3 processor code them as the model does.
+    public func checkpointEntries() throws -> CodecCheckpointEntries {
+        guard !weights.isEmpty else { throw ShapesModelError.invalid("codec", reason: "a loaded VQ-VAE codec keeps no weights to save") }
+        let side = Scene.canvasSize
+        let preprocessor: [String: Any] = [
+            "image_processor_type": "Emu3ImageProcessor", "do_resize": true, "do_rescale": true, "do_normalize": true,
+            "min_pixels": side * side, "max_pixels": side * side, "spatial_factor": spatialFactor,
+            "image_mean": processor.imageMean, "image_std": processor.imageStd, "rescale_factor": processor.rescaleFactor,
+        ]
+        return CodecCheckpointEntries(
+            tensors: Dictionary(uniqueKeysWithValues: weights.map { ("model.vqmodel." + $0.key, $0.value) }),
+            config: ["vq_config": try TrainableVisionTokenizer.configDictionary(tokenizer.configuration),
+                     "shapes_codec": ["type": "vqvae", "codebook_size": codeCount, "stride": spatialFactor]],
+            files: ["preprocessor_config.json": try JSONSerialization.data(withJSONObject: preprocessor, options: [.prettyPrinted, .sortedKeys])])
+    }
+}
+
+/// What a codec lets a perfect model score: true scenes for held-out GenEval prompts, coded and
+/// decoded, read back by the evaluator. Text-to-image accuracy cannot exceed it.
+public enum CodecCeiling {
+    public static func genEval(_ codec: any ShapesImageCodec, perCategory: Int) throws -> GenEvalReport {
+        let scorer = GenEvalScorer()
+        let grid = Scene.canvasSize / codec.spatialFactor
+        var judgements: [GenEvalJudgement] = []
+        for (i, prompt) in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory).enumerated() {
+            guard let scene = SceneGenerator.scene(satisfying: prompt.spec, seed: UInt64(i)) else { continue }
+            let codes = try codec.encode(SceneRenderer.render(scene))
+            judgements.append(scorer.judge(prompt, image: try codec.decode(codes, rows: grid, columns: grid)))
+        }
+        return GenEvalScorer.report(judgements)
+    }
+}
