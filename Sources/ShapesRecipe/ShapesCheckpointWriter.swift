@@ -15,7 +15,12 @@ enum ShapesCheckpointWriter {
                       outcome: ShapesRecipe.Outcome, history: [StepMetrics]) throws {
         let codecEntries = try codec.checkpointEntries()
         let tensors = weights.merging(codecEntries.tensors) { text, _ in text }
-        let textConfig = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c))
+        // transformers' Emu3TextConfig defaults these to the real vocabulary's ids (151643 for
+        // padding), outside this vocabulary: without them `from_pretrained` cannot build the model.
+        var textConfig = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as? [String: Any] ?? [:]
+        textConfig["pad_token_id"] = vocabulary.specials.padding
+        textConfig["bos_token_id"] = vocabulary.specials.beginOfSequence
+        textConfig["eos_token_id"] = vocabulary.specials.endOfSequence
         let config: [String: Any] = [
             "architectures": ["Emu3ForConditionalGeneration"],
             "model_type": "emu3",

@@ -27,6 +27,13 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertLessThan(outcome.finalLoss, outcome.firstLoss * 0.7, "loss \(outcome.firstLoss) -> \(outcome.finalLoss)")
 
         let model = try ShapesModel(directory: folder)
+        // transformers builds the text model only if its special ids lie inside the vocabulary.
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("config.json"))) as? [String: Any])
+        let textConfig = try XCTUnwrap(config["text_config"] as? [String: Any])
+        for key in ["pad_token_id", "bos_token_id", "eos_token_id"] {
+            let id = try XCTUnwrap(textConfig[key] as? Int, key)
+            XCTAssertTrue((0..<model.vocabulary.count).contains(id), "\(key) \(id)")
+        }
         XCTAssertEqual(model.codec.codeCount, settings.codebookSize)
         XCTAssertEqual(model.codec.spatialFactor, 8)
         if codec == .vqvae {
