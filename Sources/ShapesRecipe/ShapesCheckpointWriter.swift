@@ -68,7 +68,8 @@ enum ShapesCheckpointWriter {
             ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE, and the"
             : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), trained\nby the recipe on rendered scenes (`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
-        let stopped = o.steps < s.steps ? " (stopped by the --minutes limit; \(s.steps) requested)" : ""
+        let stopped = o.steps < o.plannedSteps ? " (stopped by the --minutes limit; \(o.plannedSteps) planned)" : ""
+        let length = s.taskTokens > 0 ? String(format: "--task-tokens %.0f", s.taskTokens) : "--steps \(s.steps)"
         return """
         # ShapesWorld Emu3 (\(s.tasks.count == ShapesTask.allCases.count ? "unified" : "specialist: \(tasks)"))
 
@@ -77,7 +78,7 @@ enum ShapesCheckpointWriter {
         checked by a program: text-to-image, image understanding, video continuation and gripper actions.
         `emu demo` and `emu eval` load it by default; RESULTS.md has its metrics.
 
-        Made by `emu train --recipe shapes --seed \(s.seed) --codec \(s.codec.rawValue) --steps \(s.steps)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
+        Made by `emu train --recipe shapes --seed \(s.seed) --codec \(s.codec.rawValue) \(length)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
         \(o.steps) steps\(stopped) of \(s.batchSize) x \(s.sequenceLength) tokens on \(o.trainingExamples) examples,
         \(String(format: "%.0f", o.seconds / 60)) minutes on the machine that made it; loss \(String(format: "%.3f", o.firstLoss)) -> \(String(format: "%.3f", o.finalLoss)).
         `recipe_settings.json`, `recipe_outcome.json` and `training_log.jsonl` hold the details.

@@ -46,6 +46,10 @@ public struct ShapesRecipe {
         public var sequenceLength = 512
         public var batchSize = 8
         public var steps = 3600
+        /// When positive, replaces `steps`: train until the optimizer has seen this many tokens of
+        /// the trained tasks, counted as `tokensSeenPerTask` counts them (padding excluded). This is
+        /// how a specialist is matched to the unified model's tokens of its task.
+        public var taskTokens: Double = 0
         public var learningRate: Float = 1e-3
         /// Stop after this many minutes of training even if `steps` are not done (0: no limit).
         public var minutes: Double = 0
@@ -70,7 +74,9 @@ public struct ShapesRecipe {
     }
 
     public struct Outcome: Codable, Sendable {
+        /// Steps taken, and steps planned (fewer are taken when the --minutes limit stops training).
         public var steps: Int
+        public var plannedSteps: Int
         public var firstLoss: Float
         public var finalLoss: Float
         public var seconds: Double
@@ -159,6 +165,10 @@ public struct ShapesRecipe {
         let packer = SequencePacker(length: s.sequenceLength, paddingID: vocabulary.specials.padding)
         let rows = try packer.pack(examples)
         log("\(examples.count) examples packed into \(rows.count) rows of \(s.sequenceLength + 1) tokens")
+        let steps = s.taskTokens > 0
+            ? Self.steps(toSee: s.taskTokens, tokensPerEpoch: tokensPerTask.values.reduce(0, +), rows: rows.count, batchSize: s.batchSize)
+            : s.steps
+        if s.taskTokens > 0 { log(String(format: "%.0f task tokens = %d steps", s.taskTokens, steps)) }
 
         // (3) one decoder on the mix.
         let configuration = Transformer.Configuration(
@@ -167,14 +177,14 @@ public struct ShapesRecipe {
         let model = TrainableTransformer(configuration: configuration, seed: s.seed)
         let trainer = NextTokenTrainer(
             model: model, rows: rows,
-            configuration: TrainingConfiguration(steps: s.steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
+            configuration: TrainingConfiguration(steps: steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
                                                  seed: s.seed),
             paddingID: vocabulary.specials.padding)
         let trainingStart = Date()
         var history: [StepMetrics] = []
         var smoothed: Float? = nil
-        while trainer.step < s.steps {
+        while trainer.step < steps {
             if s.minutes > 0 && Date().timeIntervalSince(trainingStart) > s.minutes * 60 {
                 log("time limit of \(s.minutes) min reached at step \(trainer.step)")
                 break
@@ -184,14 +194,14 @@ public struct ShapesRecipe {
             smoothed = smoothed.map { 0.95 * $0 + 0.05 * metrics.loss } ?? metrics.loss
             if trainer.step % 10 == 0 || trainer.step == 1 {
                 log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step",
-                           trainer.step, s.steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds))
+                           trainer.step, steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds))
             }
         }
 
         // (4) the checkpoint folder.
         let parameterCount = model.parameters.values.reduce(0) { $0 + $1.count }
         let epochs = Double(trainer.step * s.batchSize) / Double(max(rows.count, 1))
-        let outcome = Outcome(steps: trainer.step, firstLoss: history.first?.loss ?? .nan,
+        let outcome = Outcome(steps: trainer.step, plannedSteps: steps, firstLoss: history.first?.loss ?? .nan,
                               finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
                               seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
                               trainingExamples: examples.count, tokensPerTask: tokensPerTask,
@@ -204,6 +214,13 @@ public struct ShapesRecipe {
 }
 
 extension ShapesRecipe {
+    /// Steps of `batchSize` rows after which the optimizer has seen `tokens` task tokens, when one
+    /// pass over `rows` rows holds `tokensPerEpoch` of them (the rest is padding).
+    static func steps(toSee tokens: Double, tokensPerEpoch: Int, rows: Int, batchSize: Int) -> Int {
+        let tokensPerRow = Double(tokensPerEpoch) / Double(max(rows, 1))
+        return max(1, Int((tokens / (tokensPerRow * Double(batchSize))).rounded(.up)))
+    }
+
     /// Trains the settings' codec on `images`.
     func trainCodec(on images: [RGBImage]) throws -> any ShapesImageCodec {
         let s = settings

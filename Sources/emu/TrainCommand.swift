@@ -31,6 +31,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "Optimizer steps (default: the recipe's).")
     var steps: Int?
 
+    @Option(name: .long, help: "Instead of --steps: train until the optimizer has seen this many tokens of the trained tasks (padding excluded; how specialists match the unified model).")
+    var taskTokens: Double?
+
     @Option(name: .long, help: "Stop training after this many minutes even if steps remain.")
     var minutes: Double?
 
@@ -58,6 +61,11 @@ struct TrainRecipeCommand: ParsableCommand {
             var settings = smoke ? ShapesRecipe.Settings.smoke : ShapesRecipe.Settings()
             settings.seed = seed
             if let steps { settings.steps = steps }
+            if let taskTokens {
+                guard steps == nil else { throw UserError("give --steps or --task-tokens, not both") }
+                guard taskTokens > 0 else { throw UserError("--task-tokens must be positive") }
+                settings.taskTokens = taskTokens
+            }
             if let minutes { settings.minutes = minutes }
             if let codec { settings.codec = codec }
             if let tasks {

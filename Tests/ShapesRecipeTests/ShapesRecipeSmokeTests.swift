@@ -64,4 +64,40 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let task = TaskData.actionTasks(.heldOut, count: 1)[0]
         XCTAssertTrue(Action.allCases.contains(try model.action(for: task.instruction.text, seeing: task.world.render())))
     }
+
+    /// A specialist's token budget: training stops once the optimizer has seen the requested tokens
+    /// of its task (padding excluded), within one step's worth.
+    func testTaskTokenBudgetBecomesSteps() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-budget-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = ShapesRecipe.Settings.smoke
+        settings.codec = .patch
+        settings.tasks = [.understanding]
+        settings.taskTokens = 9000
+        let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
+        let seen = try XCTUnwrap(outcome.tokensSeenPerTask["understanding"])
+        let perEpoch = Double(try XCTUnwrap(outcome.tokensPerTask["understanding"]))
+        let perStep = seen / Double(outcome.steps)
+        XCTAssertEqual(outcome.steps, outcome.plannedSteps)
+        XCTAssertGreaterThanOrEqual(seen, 9000)
+        XCTAssertLessThan(seen, 9000 + perStep, "one step too many")
+        XCTAssertLessThan(perStep, Double(settings.batchSize * (settings.sequenceLength + 1)), "padding must not count")
+        XCTAssertGreaterThan(perEpoch, 0)
+        XCTAssertEqual(ShapesRecipe.steps(toSee: 100, tokensPerEpoch: 50, rows: 10, batchSize: 2), 10)
+        XCTAssertEqual(ShapesRecipe.steps(toSee: 101, tokensPerEpoch: 50, rows: 10, batchSize: 2), 11)
+    }
+
+    /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
+    /// weights bit for bit, and another seed gives different ones.
+    func testVisionTokenizerStageIsReproducibleFromTheSeed() throws {
+        let images = TaskData.captionedImages(.train, count: 4).map(\.image)
+        func run(seed: UInt64) throws -> [String: [Float]] {
+            try ShapesVisionTokenizer.train(images: images, codebookSize: 16, steps: 2, batchSize: 2, learningRate: 1e-3,
+                                            seed: seed, log: { _ in }).weights.mapValues { $0.toArray() }
+        }
+        let (first, again, other) = (try run(seed: 3), try run(seed: 3), try run(seed: 4))
+        XCTAssertEqual(first.count, again.count)
+        XCTAssertTrue(first.allSatisfy { again[$0.key] == $0.value }, "same seed, different weights")
+        XCTAssertFalse(first.allSatisfy { other[$0.key] == $0.value }, "another seed gave the same weights")
+    }
 }
