@@ -33,6 +33,9 @@ def main(path):
         for key in ["single_object", "two_objects", "position", "counting", "colors"]:
             if key in t["accuracy"]:
                 lines.append(row(f"text-to-image {key.replace('_', ' ')} (cfg {r['cfg']})", t["accuracy"][key], per, targets.get(key, "")))
+        c = r.get("codec_ceiling")
+        if c:
+            lines.append(row(f"  codec ceiling: true scenes coded and decoded, overall", c["overall"], c["promptCount"]))
     u = r.get("understanding")
     if u:
         n = u["samples"]

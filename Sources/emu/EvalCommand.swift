@@ -34,11 +34,15 @@ struct EvalCommand: ParsableCommand {
 
     struct Report: Encodable {
         var model: String
+        /// The image codec ("vqvae, 1024 codes, stride 8" or "patch_codebook, ...").
+        var codec: String = ""
         var samples: Int
         var cfg: Float
         /// How text-to-image drew its tokens ("greedy", or "temperature 1.0, top-k 32, seed 0").
         var sampling: String = ""
         var textToImage: GenEvalReport?
+        /// True scenes for the same prompts, coded and decoded: what a perfect model would score.
+        var codecCeiling: GenEvalReport?
         var cfgSweep: [String: GenEvalReport]?
         var understanding: ShapesEvaluation.Understanding?
         var video: ShapesEvaluation.VideoReport?
@@ -50,7 +54,8 @@ struct EvalCommand: ParsableCommand {
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case model, samples, cfg, sampling, understanding, video, actions, specialists, seconds
+            case model, codec, samples, cfg, sampling, understanding, video, actions, specialists, seconds
+            case codecCeiling = "codec_ceiling"
             case actionsOnExpertStates = "actions_on_expert_states"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
@@ -98,6 +103,7 @@ struct EvalCommand: ParsableCommand {
     func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
         var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
+        report.codec = "\(model.codec is PatchCodebook ? "patch_codebook" : "vqvae"), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
         let draw = imageSampling
         report.sampling = draw.greedy ? "greedy"
             : "temperature \(draw.temperature), top-k \(draw.topK.map(String.init) ?? "all"), top-p \(draw.topP.map { "\($0)" } ?? "1"), seed \(draw.seed)"
@@ -106,7 +112,9 @@ struct EvalCommand: ParsableCommand {
         for t in tasks {
             let taskStart = Date()
             switch t {
-            case .t2i: report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw).report
+            case .t2i:
+                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw).report
+                report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
             case .actions:
@@ -129,6 +137,9 @@ struct EvalCommand: ParsableCommand {
         if let t = r.textToImage {
             lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)): overall \(f(t.overall)); "
                          + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
+        }
+        if let c = r.codecCeiling {
+            lines.append("  codec ceiling (\(r.codec); true scenes coded and decoded): overall \(f(c.overall))")
         }
         if let sweep = r.cfgSweep {
             for (scale, t) in sweep.sorted(by: { Float($0.key)! < Float($1.key)! }) { lines.append("  cfg \(scale): overall \(f(t.overall))") }
