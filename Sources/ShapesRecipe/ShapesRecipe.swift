@@ -133,9 +133,20 @@ public struct ShapesRecipe {
 
         var rng = SeededGenerator(seed: s.seed &+ 17)
         var tagged: [(ShapesTask, TrainingExample)] = []
-        log("coding \(captions.count + questions.count + videos.count * s.videoFrames + episodes.map(\.frames.count).reduce(0, +)) pictures")
+        let pictureCount = captions.count + questions.count + videos.count * s.videoFrames + episodes.map(\.frames.count).reduce(0, +)
+        log("coding \(pictureCount) pictures")
+        let codingStart = Date()
+        var coded = 0
+        func code(_ image: RGBImage) throws -> [Int] {
+            coded += 1
+            if coded % 5000 == 0 {
+                log("coded \(coded)/\(pictureCount) pictures, "
+                    + Self.remaining(elapsed: Date().timeIntervalSince(codingStart), done: coded, total: pictureCount))
+            }
+            return try codec.encode(image)
+        }
         for sample in captions {
-            let codes = try codec.encode(sample.image)
+            let codes = try code(sample.image)
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
@@ -143,15 +154,15 @@ public struct ShapesRecipe {
                                                                   answer: sample.caption)))
         }
         for sample in questions {
-            tagged.append((.understanding, layout.questionExample(imageCodes: try codec.encode(sample.image),
+            tagged.append((.understanding, layout.questionExample(imageCodes: try code(sample.image),
                                                                   question: sample.question.question, answer: sample.question.answer)))
         }
         for clip in videos {
-            tagged.append((.video, layout.videoExample(frames: try clip.frames.map(codec.encode), prefixFrames: s.videoPrefixFrames)))
+            tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames)))
         }
         for episode in episodes {
             for (frame, action) in zip(episode.frames, episode.actions) {
-                tagged.append((.actions, layout.actionExample(imageCodes: try codec.encode(frame), instruction: episode.instruction,
+                tagged.append((.actions, layout.actionExample(imageCodes: try code(frame), instruction: episode.instruction,
                                                               action: DiscreteActionToken(id: vocabulary.actionToken(action)))))
             }
         }
@@ -193,8 +204,10 @@ public struct ShapesRecipe {
             history.append(metrics)
             smoothed = smoothed.map { 0.95 * $0 + 0.05 * metrics.loss } ?? metrics.loss
             if trainer.step % 10 == 0 || trainer.step == 1 {
-                log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step",
-                           trainer.step, steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds))
+                let elapsed = Date().timeIntervalSince(trainingStart)
+                log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step, ",
+                           trainer.step, steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds)
+                    + Self.remaining(elapsed: elapsed, done: trainer.step, total: steps))
             }
         }
 
@@ -219,6 +232,13 @@ extension ShapesRecipe {
     static func steps(toSee tokens: Double, tokensPerEpoch: Int, rows: Int, batchSize: Int) -> Int {
         let tokensPerRow = Double(tokensPerEpoch) / Double(max(rows, 1))
         return max(1, Int((tokens / (tokensPerRow * Double(batchSize))).rounded(.up)))
+    }
+
+    /// "12 min left" from the pace so far (the recipe runs for an hour or more: it says when it ends).
+    static func remaining(elapsed: Double, done: Int, total: Int) -> String {
+        guard done > 0 else { return "" }
+        let seconds = elapsed / Double(done) * Double(max(total - done, 0))
+        return seconds >= 90 ? String(format: "%.0f min left", seconds / 60) : String(format: "%.0f s left", seconds)
     }
 
     /// Trains the settings' codec on `images`.

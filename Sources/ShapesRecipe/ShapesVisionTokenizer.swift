@@ -51,9 +51,10 @@ enum ShapesVisionTokenizer {
             smoothed = smoothed.map { 0.9 * $0 + 0.1 * result.reconstructionLoss } ?? result.reconstructionLoss
             if trainer.step % 25 == 0 || trainer.step == 1 || trainer.step == steps {
                 let psnr = 10 * log10(4 / max(Double(smoothed!), 1e-12))  // pixels in [-1, 1]
-                let perStep = Date().timeIntervalSince(started) / Double(trainer.step)
-                log(String(format: "vq step %d/%d reconstruction %.4f (PSNR %.1f dB) codes used %d restarted %d %.2fs/step",
-                           trainer.step, steps, smoothed!, psnr, result.codesUsed, result.restartedCodes, perStep))
+                let elapsed = Date().timeIntervalSince(started)
+                log(String(format: "vq step %d/%d reconstruction %.4f (PSNR %.1f dB) codes used %d restarted %d %.2fs/step, ",
+                           trainer.step, steps, smoothed!, psnr, result.codesUsed, result.restartedCodes, elapsed / Double(trainer.step))
+                    + ShapesRecipe.remaining(elapsed: elapsed, done: trainer.step, total: steps))
             }
         }
         let weights = model.weights.mapValues { $0.detached() }
