@@ -7,9 +7,9 @@ import Foundation
 /// codebook entry (k-means over rendered patches), so a picture is an 8x8 grid of codes, as with
 /// Emu3's VQ at spatial stride 8. Decoding pastes the entries back.
 ///
-/// This stands in for Emu3's convolutional VQ-VAE in the bundled model. `emu train vq` trains
-/// that VQ-VAE now, but the bundled recipe was fitted to this codec and has not been retrained on
-/// VQ-VAE codes yet (see RESULTS.md).
+/// The codec of the first bundled models (models 1 and 2 in RESULTS.md), kept as
+/// `emu train --recipe shapes --codec patch` so they can be reproduced and compared; the recipe's
+/// default is Emu3's convolutional VQ-VAE.
 public struct PatchCodebook: Sendable {
     public static let tensorName = "patch_codebook.weight"
     public let patchSize: Int
