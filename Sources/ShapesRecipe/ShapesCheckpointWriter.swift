@@ -64,7 +64,7 @@ enum ShapesCheckpointWriter {
     static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codec: any ShapesImageCodec,
                           configuration c: Transformer.Configuration) -> String {
         let grid = "64x64 -> \(64 / codec.spatialFactor)x\(64 / codec.spatialFactor) codes"
-        let codecText = codec is PatchCodebook
+        let codecText = type(of: codec).kind == PatchCodebook.kind
             ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE, and the"
             : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), trained\nby the recipe on rendered scenes (`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")

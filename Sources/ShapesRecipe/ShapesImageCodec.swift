@@ -9,6 +9,8 @@ import ShapesWorld
 /// Emu3's convolutional VQ-VAE (`VisionTokenizerCodec`, what the issue asks for) and the k-means
 /// patch codebook (`PatchCodebook`) the first bundled models were trained on.
 public protocol ShapesImageCodec: Sendable {
+    /// The codec's `shapes_codec.type` in config.json ("vqvae", "patch_codebook").
+    static var kind: String { get }
     /// Distinct codes (the number of visual tokens).
     var codeCount: Int { get }
     /// Pixels per code along each side (8: a 64x64 picture is an 8x8 grid).
@@ -30,19 +32,21 @@ public struct CodecCheckpointEntries {
 
 extension PatchCodebook: ShapesImageCodec {
     public static let checkpointTensor = "model.vqmodel.patch_codebook.weight"
+    public static let kind = "patch_codebook"
     public var codeCount: Int { size }
     public var spatialFactor: Int { patchSize }
 
     public func checkpointEntries() throws -> CodecCheckpointEntries {
         CodecCheckpointEntries(
             tensors: [Self.checkpointTensor: entries],
-            config: ["shapes_codec": ["type": "patch_codebook", "patch_size": patchSize, "codebook_size": size, "tensor": Self.checkpointTensor]])
+            config: ["shapes_codec": ["type": Self.kind, "patch_size": patchSize, "codebook_size": size, "tensor": Self.checkpointTensor]])
     }
 }
 
 /// Emu3's VQ-VAE as a ShapesWorld codec: pixels normalized to [-1, 1] as Emu3's processor does,
 /// encoded to a code grid; codes decoded and turned back into 8-bit pixels.
 public struct VisionTokenizerCodec: ShapesImageCodec {
+    public static let kind = "vqvae"
     public let tokenizer: VisionTokenizer
     /// The weights as transformers' `Emu3VQVAE` names them, kept when the codec was just trained
     /// (for the checkpoint); empty when it was loaded.
@@ -82,7 +86,7 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
         return CodecCheckpointEntries(
             tensors: Dictionary(uniqueKeysWithValues: weights.map { ("model.vqmodel." + $0.key, $0.value) }),
             config: ["vq_config": try TrainableVisionTokenizer.configDictionary(tokenizer.configuration),
-                     "shapes_codec": ["type": "vqvae", "codebook_size": codeCount, "stride": spatialFactor]],
+                     "shapes_codec": ["type": Self.kind, "codebook_size": codeCount, "stride": spatialFactor]],
             files: ["preprocessor_config.json": try JSONSerialization.data(withJSONObject: preprocessor, options: [.prettyPrinted, .sortedKeys])])
     }
 }

@@ -28,14 +28,14 @@ public struct ShapesModel: Sendable {
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
-        case "vqvae":
+        case VisionTokenizerCodec.kind:
             do { codec = VisionTokenizerCodec(tokenizer: try VisionTokenizer(directory: directory.path)) } catch {
                 throw ShapesModelError.invalid("model.safetensors", reason: "its VQ-VAE does not load: \(error)")
             }
-        case "patch_codebook":
+        case PatchCodebook.kind:
             codec = try Self.patchCodebook(in: directory, size: vocabulary.codebookSize)
         default:
-            throw ShapesModelError.invalid("config.json", reason: "unknown shapes_codec type '\(codecType)' (known: vqvae, patch_codebook)")
+            throw ShapesModelError.invalid("config.json", reason: "unknown shapes_codec type '\(codecType)' (known: \(VisionTokenizerCodec.kind), \(PatchCodebook.kind))")
         }
         guard codec.codeCount == vocabulary.codebookSize, Scene.canvasSize % codec.spatialFactor == 0 else {
             throw ShapesModelError.invalid("config.json", reason: "the codec has \(codec.codeCount) codes at stride \(codec.spatialFactor); the vocabulary has \(vocabulary.codebookSize) visual tokens")

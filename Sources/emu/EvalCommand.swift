@@ -103,7 +103,7 @@ struct EvalCommand: ParsableCommand {
     func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
         var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
-        report.codec = "\(model.codec is PatchCodebook ? "patch_codebook" : "vqvae"), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
+        report.codec = "\(type(of: model.codec).kind), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
         let draw = imageSampling
         report.sampling = draw.greedy ? "greedy"
             : "temperature \(draw.temperature), top-k \(draw.topK.map(String.init) ?? "all"), top-p \(draw.topP.map { "\($0)" } ?? "1"), seed \(draw.seed)"

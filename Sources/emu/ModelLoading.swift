@@ -1,4 +1,5 @@
 import Emu3
+import ShapesRecipe
 import Foundation
 
 /// Opening checkpoints and reading inputs for the model commands.
@@ -32,7 +33,7 @@ enum ModelLoading {
               let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let codec = config["shapes_codec"] as? [String: Any] else { return }
         if visionTokenizerOnly {
-            guard codec["type"] as? String != "vqvae" else { return }
+            guard codec["type"] as? String != VisionTokenizerCodec.kind else { return }
             throw UserError("\(url.path) is a ShapesWorld model whose pictures are coded by a patch codebook, not Emu3's VQ-VAE: "
                             + "pass --model DIR with an Emu3 checkpoint or vision tokenizer")
         }
