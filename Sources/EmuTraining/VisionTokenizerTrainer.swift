@@ -37,6 +37,17 @@ public final class VisionTokenizerTrainer {
         optimizer = AdamW(configuration: configuration.optimizer)
     }
 
+    /// The batch of the current step from a training set: a fresh shuffle of `images` every epoch,
+    /// deterministic for the configuration's seed, so a resumed run continues the same order.
+    public func nextBatch(of images: [Tensor]) -> [Tensor] {
+        precondition(!images.isEmpty, "no training images")
+        let batchSize = configuration.batchSize
+        let epochLength = max(images.count / batchSize, 1)
+        let order = Array(images.indices).deterministicallyShuffled(seed: configuration.seed, epoch: step / epochLength)
+        let start = (step % epochLength) * batchSize
+        return (0..<batchSize).map { images[order[(start + $0) % order.count]] }
+    }
+
     /// Trains on `images` (each [3, H, W] in [-1, 1]) for one step.
     public func train(images: [Tensor]) throws -> StepResult {
         precondition(!images.isEmpty, "empty batch")

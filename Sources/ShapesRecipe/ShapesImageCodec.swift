@@ -86,7 +86,7 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
         return CodecCheckpointEntries(
             tensors: Dictionary(uniqueKeysWithValues: weights.map { ("model.vqmodel." + $0.key, $0.value) }),
             config: ["vq_config": try TrainableVisionTokenizer.configDictionary(tokenizer.configuration),
-                     "shapes_codec": ["type": Self.kind, "codebook_size": codeCount, "stride": spatialFactor]],
+                     "shapes_codec": ["type": Self.kind]],  // size and stride are the vq_config's
             files: ["preprocessor_config.json": try JSONSerialization.data(withJSONObject: preprocessor, options: [.prettyPrinted, .sortedKeys])])
     }
 }

@@ -234,11 +234,10 @@ extension ShapesRecipe {
         return max(1, Int((tokens / (tokensPerRow * Double(batchSize))).rounded(.up)))
     }
 
-    /// "12 min left" from the pace so far (the recipe runs for an hour or more: it says when it ends).
+    /// "12:05 left" from the pace so far (the recipe runs for an hour or more: it says when it ends).
     static func remaining(elapsed: Double, done: Int, total: Int) -> String {
         guard done > 0 else { return "" }
-        let seconds = elapsed / Double(done) * Double(max(total - done, 0))
-        return seconds >= 90 ? String(format: "%.0f min left", seconds / 60) : String(format: "%.0f s left", seconds)
+        return ProgressBar.clock(elapsed / Double(done) * Double(max(total - done, 0))) + " left"
     }
 
     /// Trains the settings' codec on `images`.

@@ -44,10 +44,7 @@ enum ShapesVisionTokenizer {
         let started = Date()
         var smoothed: Float? = nil
         while trainer.step < steps {
-            let epochLength = max(pixels.count / batchSize, 1)
-            let order = Array(pixels.indices).deterministicallyShuffled(seed: seed, epoch: trainer.step / epochLength)
-            let start = (trainer.step % epochLength) * batchSize
-            let result = try trainer.train(images: (0..<batchSize).map { pixels[order[(start + $0) % order.count]] })
+            let result = try trainer.train(images: trainer.nextBatch(of: pixels))
             smoothed = smoothed.map { 0.9 * $0 + 0.1 * result.reconstructionLoss } ?? result.reconstructionLoss
             if trainer.step % 25 == 0 || trainer.step == 1 || trainer.step == steps {
                 let psnr = 10 * log10(4 / max(Double(smoothed!), 1e-12))  // pixels in [-1, 1]

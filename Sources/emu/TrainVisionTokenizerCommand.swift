@@ -180,13 +180,7 @@ struct TrainVisionTokenizerCommand: ParsableCommand {
             var (firstLoss, lastLoss, lastPSNR) = (Float?.none, Float?.none, Double?.none)
             var pending: [Metrics] = []
             while trainer.step < steps {
-                // A deterministic order: a fresh shuffle of the images every epoch.
-                let epochLength = max(images.count / batchSize, 1)
-                let epoch = trainer.step / epochLength
-                let order = Array(images.indices).deterministicallyShuffled(seed: seed, epoch: epoch)
-                let start = (trainer.step % epochLength) * batchSize
-                let batch = (0..<batchSize).map { images[order[(start + $0) % order.count]] }
-                let result = try trainer.train(images: batch)
+                let result = try trainer.train(images: trainer.nextBatch(of: images))
                 firstLoss = firstLoss ?? result.loss
                 lastLoss = result.loss
                 let psnr = 10 * log10(4 / max(Double(result.reconstructionLoss), 1e-12))  // pixel range [-1, 1]

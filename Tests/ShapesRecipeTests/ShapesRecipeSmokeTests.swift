@@ -76,13 +76,10 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         settings.taskTokens = 9000
         let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         let seen = try XCTUnwrap(outcome.tokensSeenPerTask["understanding"])
-        let perEpoch = Double(try XCTUnwrap(outcome.tokensPerTask["understanding"]))
         let perStep = seen / Double(outcome.steps)
         XCTAssertEqual(outcome.steps, outcome.plannedSteps)
         XCTAssertGreaterThanOrEqual(seen, 9000)
         XCTAssertLessThan(seen, 9000 + perStep, "one step too many")
-        XCTAssertLessThan(perStep, Double(settings.batchSize * (settings.sequenceLength + 1)), "padding must not count")
-        XCTAssertGreaterThan(perEpoch, 0)
         XCTAssertEqual(ShapesRecipe.steps(toSee: 100, tokensPerEpoch: 50, rows: 10, batchSize: 2), 10)
         XCTAssertEqual(ShapesRecipe.steps(toSee: 101, tokensPerEpoch: 50, rows: 10, batchSize: 2), 11)
     }
