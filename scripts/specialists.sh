@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Trains the four ShapesWorld specialists for RESULTS.md: one model per task, same size, seed and
-# codec settings as the unified model, each trained until it has seen as many tokens of its task as
-# the unified model saw (tokensSeenPerTask in its recipe_outcome.json, passed as --task-tokens; the
-# recipe turns it into steps from its own packed rows, padding excluded). Then scores them beside it:
+# Trains the four ShapesWorld specialists for RESULTS.md: one model per task, same size and seed as
+# the unified model and its very codec (--codec-from: no codec stage), each trained until it has
+# seen as many tokens of its task as the unified model saw (tokensSeenPerTask in its
+# recipe_outcome.json, passed as --task-tokens; the recipe turns it into steps from its own packed
+# rows, padding excluded). Then scores them beside it:
 #   scripts/specialists.sh [UNIFIED_DIR] [OUT_DIR]     (defaults: Models/shapes-emu3, out/specialists)
 # EMU=path/to/emu uses that binary instead of building one.
 set -euo pipefail
@@ -12,12 +13,11 @@ out="${2:-out/specialists}"
 if [[ -z "${EMU:-}" ]]; then swift build -c release --product emu >&2; fi
 emu="${EMU:-.build/release/emu}"
 seed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seed'])" "$unified/recipe_settings.json")
-codec=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('codec', 'patch'))" "$unified/recipe_settings.json")
 mkdir -p "$out"
 for task in t2i understanding video actions; do
     seen=$(python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print(int(round(o['tokensSeenPerTask'][sys.argv[2]])))" "$unified/recipe_outcome.json" "$task")
     echo "specialist $task: $seen tokens of its task" >&2
-    "$emu" train --recipe shapes --seed "$seed" --codec "$codec" --tasks "$task" --task-tokens "$seen" --out "$out/$task" --json > "$out/$task.json"
+    "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" --out "$out/$task" --json > "$out/$task.json"
 done
 "$emu" eval --model "$unified" --compare "$out" --json > "$out/compare.json"
 "$emu" eval --model "$unified" --compare "$out"

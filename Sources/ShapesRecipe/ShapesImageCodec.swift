@@ -48,8 +48,8 @@ extension PatchCodebook: ShapesImageCodec {
 public struct VisionTokenizerCodec: ShapesImageCodec {
     public static let kind = "vqvae"
     public let tokenizer: VisionTokenizer
-    /// The weights as transformers' `Emu3VQVAE` names them, kept when the codec was just trained
-    /// (for the checkpoint); empty when it was loaded.
+    /// The weights as transformers' `Emu3VQVAE` names them, for the checkpoint (empty: the codec
+    /// cannot be saved).
     let weights: [String: Tensor]
     let processor = ImageProcessor()
 
@@ -76,7 +76,7 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
     /// and a `preprocessor_config.json` that keeps 64x64 pictures at 64x64 (Emu3's default would
     /// upscale them to 512x512), so `emu vq` and transformers' Emu3 processor code them as the model does.
     public func checkpointEntries() throws -> CodecCheckpointEntries {
-        guard !weights.isEmpty else { throw ShapesModelError.invalid("codec", reason: "a loaded VQ-VAE codec keeps no weights to save") }
+        guard !weights.isEmpty else { throw ShapesModelError.invalid("codec", reason: "this VQ-VAE codec was made without its weights and cannot be saved") }
         let side = Scene.canvasSize
         let preprocessor: [String: Any] = [
             "image_processor_type": "Emu3ImageProcessor", "do_resize": true, "do_rescale": true, "do_normalize": true,

@@ -29,7 +29,11 @@ public struct ShapesModel: Sendable {
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
         case VisionTokenizerCodec.kind:
-            do { codec = VisionTokenizerCodec(tokenizer: try VisionTokenizer(directory: directory.path)) } catch {
+            do {
+                // The weights are kept (4 MB), so a recipe can reuse this codec and save it again.
+                let (configuration, weights) = try VisionTokenizer.weights(directory: directory.path)
+                codec = VisionTokenizerCodec(tokenizer: try VisionTokenizer(configuration: configuration, weights: weights), weights: weights)
+            } catch {
                 throw ShapesModelError.invalid("model.safetensors", reason: "its VQ-VAE does not load: \(error)")
             }
         case PatchCodebook.kind:

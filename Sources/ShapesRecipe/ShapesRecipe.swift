@@ -21,6 +21,9 @@ public struct ShapesRecipe {
     public struct Settings: Codable, Sendable {
         public var seed: UInt64 = 0
         public var codec = Codec.vqvae
+        /// A ShapesWorld model folder whose codec is reused instead of training one (`--codec-from`):
+        /// specialists share the unified model's codec exactly, and skip the VQ-VAE stage.
+        public var codecSource: String? = nil
         /// 1024 entries: with 256, true scenes coded and decoded by the patch codebook read back
         /// right only 66% of the time (GenEval prompts), a ceiling far below the targets; 1024
         /// gives 90%, 4096 95%.
@@ -102,7 +105,7 @@ public struct ShapesRecipe {
     /// Runs the recipe and writes the model folder to `output` (replaced atomically).
     @discardableResult
     public func run(output: URL) throws -> Outcome {
-        let s = settings
+        var s = settings
         let started = Date()
         log("rendering data (seed \(s.seed))")
         let captions = TaskData.captionedImages(.train, start: Int(s.seed) * 1_000_000, count: s.captionCount)
@@ -110,11 +113,17 @@ public struct ShapesRecipe {
         let videos = TaskData.videoClips(.train, start: Int(s.seed) * 1_000_000, count: s.videoCount, frameCount: s.videoFrames)
         let episodes = TaskData.actionEpisodes(.train, start: Int(s.seed) * 1_000_000, count: s.actionEpisodes)
 
-        // (1) the codec, from every task's pictures.
-        var codecImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
-        codecImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
-        codecImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
-        let codec = try trainCodec(on: codecImages)
+        // (1) the codec, from every task's pictures (or an existing model's).
+        let codec: any ShapesImageCodec
+        if let source = s.codecSource {
+            codec = try Self.codec(reusedFrom: URL(fileURLWithPath: source), settings: &s)
+            log("codec: \(type(of: codec).kind) of \(source), \(codec.codeCount) codes")
+        } else {
+            var codecImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
+            codecImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
+            codecImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
+            codec = try trainCodec(on: codecImages)
+        }
         let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)
         log(String(format: "codec ceiling (true held-out scenes, coded and decoded): GenEval overall %.3f", codecCeiling.overall)
             + ", " + codecCeiling.accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", "))
@@ -133,7 +142,16 @@ public struct ShapesRecipe {
 
         var rng = SeededGenerator(seed: s.seed &+ 17)
         var tagged: [(ShapesTask, TrainingExample)] = []
-        let pictureCount = captions.count + questions.count + videos.count * s.videoFrames + episodes.map(\.frames.count).reduce(0, +)
+        // Only the trained tasks' pictures are coded (a specialist codes a quarter or less).
+        let codesCaptions = s.tasks.contains(.textToImage) || s.tasks.contains(.understanding)
+        let codesQuestions = s.tasks.contains(.understanding)
+        let codesVideos = s.tasks.contains(.video)
+        let codesEpisodes = s.tasks.contains(.actions)
+        var pictureCount = 0
+        if codesCaptions { pictureCount += captions.count }
+        if codesQuestions { pictureCount += questions.count }
+        if codesVideos { pictureCount += videos.count * s.videoFrames }
+        if codesEpisodes { pictureCount += episodes.map(\.frames.count).reduce(0, +) }
         log("coding \(pictureCount) pictures")
         let codingStart = Date()
         var coded = 0
@@ -146,21 +164,23 @@ public struct ShapesRecipe {
             return try codec.encode(image)
         }
         for sample in captions {
-            let codes = try code(sample.image)
+            // The caption is drawn first, so a model's random stream does not depend on its tasks.
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
+            guard codesCaptions else { continue }
+            let codes = try code(sample.image)
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
             tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
                                                                   answer: sample.caption)))
         }
-        for sample in questions {
+        for sample in questions where codesQuestions {
             tagged.append((.understanding, layout.questionExample(imageCodes: try code(sample.image),
                                                                   question: sample.question.question, answer: sample.question.answer)))
         }
-        for clip in videos {
+        for clip in videos where codesVideos {
             tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames)))
         }
-        for episode in episodes {
+        for episode in episodes where codesEpisodes {
             for (frame, action) in zip(episode.frames, episode.actions) {
                 tagged.append((.actions, layout.actionExample(imageCodes: try code(frame), instruction: episode.instruction,
                                                               action: DiscreteActionToken(id: vocabulary.actionToken(action)))))
@@ -238,6 +258,17 @@ extension ShapesRecipe {
     static func remaining(elapsed: Double, done: Int, total: Int) -> String {
         guard done > 0 else { return "" }
         return ProgressBar.clock(elapsed / Double(done) * Double(max(total - done, 0))) + " left"
+    }
+
+    /// The codec of the ShapesWorld model in `directory`, with its weights (so the new folder can
+    /// store it); `settings.codec` becomes its type. Throws when its code count is not `codebookSize`.
+    static func codec(reusedFrom directory: URL, settings: inout Settings) throws -> any ShapesImageCodec {
+        let codec = try ShapesModel(directory: directory).codec
+        guard codec.codeCount == settings.codebookSize else {
+            throw ShapesModelError.invalid("\(directory.path)", reason: "its codec has \(codec.codeCount) codes; the recipe's vocabulary needs \(settings.codebookSize)")
+        }
+        settings.codec = codec is PatchCodebook ? .patch : .vqvae
+        return codec
     }
 
     /// Trains the settings' codec on `images`.

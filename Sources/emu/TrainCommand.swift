@@ -43,6 +43,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: the image codec, vqvae (Emu3's VQ-VAE in small) or patch (k-means patches). (default: the recipe's)")
     var codec: ShapesRecipe.Codec?
 
+    @Option(name: .long, help: "With --recipe shapes: reuse the codec of this ShapesWorld model folder instead of training one (how specialists share the unified model's codec).")
+    var codecFrom: String?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -68,6 +71,10 @@ struct TrainRecipeCommand: ParsableCommand {
             }
             if let minutes { settings.minutes = minutes }
             if let codec { settings.codec = codec }
+            if let codecFrom {
+                guard codec == nil else { throw UserError("give --codec or --codec-from, not both (the reused codec has its own type)") }
+                settings.codecSource = codecFrom
+            }
             if let tasks {
                 settings.tasks = try tasks.split(separator: ",").map { name in
                     guard let task = ShapesTask(rawValue: name.trimmingCharacters(in: .whitespaces)) else {

@@ -84,6 +84,39 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertEqual(ShapesRecipe.steps(toSee: 101, tokensPerEpoch: 50, rows: 10, batchSize: 2), 11)
     }
 
+    /// A specialist made with `codecSource` codes pictures with the unified model's codec, bit for
+    /// bit (even under another seed, which would train a different one), codes and trains only its
+    /// task, and refuses a codec whose size does not match the vocabulary.
+    func testSpecialistReusesTheUnifiedModelsCodec() throws {
+        let unified = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-unified-\(UUID().uuidString)")
+        let specialist = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-specialist-\(UUID().uuidString)")
+        defer { for folder in [unified, specialist] { try? FileManager.default.removeItem(at: folder) } }
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 2
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: unified)
+
+        settings.seed = 5
+        settings.tasks = [.video]
+        settings.codecSource = unified.path
+        var logged: [String] = []
+        let outcome = try ShapesRecipe(settings: settings, log: { logged.append($0) }).run(output: specialist)
+        XCTAssertEqual(Array(outcome.tokensPerTask.keys), ["video"])
+        XCTAssertFalse(logged.contains { $0.contains("training the VQ-VAE") }, "the codec stage ran")
+        let frames = settings.videoCount * settings.videoFrames
+        XCTAssertTrue(logged.contains("coding \(frames) pictures"), "coded more than the video frames: \(logged)")
+
+        let (sourceConfig, sourceWeights) = try VisionTokenizer.weights(directory: unified.path)
+        let (reusedConfig, reusedWeights) = try VisionTokenizer.weights(directory: specialist.path)
+        XCTAssertEqual(reusedConfig, sourceConfig)
+        XCTAssertEqual(reusedWeights.count, sourceWeights.count)
+        XCTAssertTrue(sourceWeights.allSatisfy { reusedWeights[$0.key]?.toArray() == $0.value.toArray() }, "the codec's weights changed")
+
+        settings.codebookSize = 64
+        XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: specialist)) { error in
+            XCTAssertTrue("\(error)".contains("32 codes"), "\(error)")
+        }
+    }
+
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
     /// weights bit for bit, and another seed gives different ones.
     func testVisionTokenizerStageIsReproducibleFromTheSeed() throws {
