@@ -3,6 +3,9 @@
 score intervals (the sample sizes are small: an interval says how much a number can be trusted).
 
 usage: emu eval --samples 50 --json > eval.json && python3 scripts/results-table.py eval.json
+       emu eval --samples 50 --compare DIR --json > compare.json && python3 scripts/results-table.py compare.json
+       (with --compare: the unified model beside each task's specialist, and the gap to the issue's
+       "within 5 points" criterion)
 Standard library only.
 """
 import json
@@ -63,5 +66,61 @@ def main(path):
     print("\n".join(lines))
 
 
+def interval(p, n):
+    lo, hi = wilson(p, n)
+    return f"{p:.2f} ({lo:.2f}-{hi:.2f})"
+
+
+def compared_metrics(r):
+    """(task, metric, value, n) for the headline numbers of one report; the specialist of `task`
+    is compared on them."""
+    out = []
+    t = r.get("text_to_image")
+    if t:
+        per = t["promptCount"] // max(len(t["accuracy"]), 1)
+        out.append(("t2i", f"text-to-image overall (cfg {r['cfg']})", t["overall"], t["promptCount"]))
+        out.append(("t2i", "text-to-image single object", t["accuracy"]["single_object"], per))
+        out.append(("t2i", "text-to-image two objects", t["accuracy"]["two_objects"], per))
+    u = r.get("understanding")
+    if u:
+        n = u["samples"]
+        out.append(("understanding", "understanding exact (captions + questions)", u["exactMatch"], 2 * n))
+        out.append(("understanding", "  captions exact", u["captionExactMatch"], n))
+        out.append(("understanding", "  questions exact", u["questionExactMatch"], n))
+        out.append(("understanding", "  caption attributes", u["captionAttributeAccuracy"], n))
+    v = r.get("video")
+    if v:
+        objects = v["score"]["objectCount"] // max(v["predictedFrames"], 1)
+        for k, share in enumerate(v["shareWithinToleranceByFrame"]):
+            out.append(("video", f"video within 4 px, frame {k + 1}", share, objects))
+    a = r.get("actions")
+    if a:
+        out.append(("actions", "actions closed-loop success", a["successRate"], a["episodes"]))
+    e = r.get("actions_on_expert_states")
+    if e:
+        out.append(("actions", "actions on the expert's states", e["accuracy"], e["states"]))
+        for key in ["approach", "grasp", "carry", "release", "stop"]:
+            if key in e["byDecision"]:
+                out.append(("actions", f"  {key}", e["byDecision"][key], e["statesByDecision"][key]))
+    return out
+
+
+def compare(r):
+    specialists = {task: compared_metrics(report) for task, report in r["specialists"].items()}
+    lines = ["| metric | unified (95% interval) | specialist (95% interval) | unified - specialist |",
+             "|---|---|---|---|"]
+    for task, name, p, n in compared_metrics(r):
+        match = [m for m in specialists.get(task, []) if m[1] == name]
+        if not match:
+            continue
+        q, m = match[0][2], match[0][3]
+        lines.append(f"| {name} | {interval(p, n)} | {interval(q, m)} | {100 * (p - q):+.0f} points |")
+    print("\n".join(lines))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    report = json.load(open(sys.argv[1]))
+    if "specialists" in report:
+        compare(report)
+    else:
+        main(sys.argv[1])
