@@ -19,5 +19,5 @@ for task in t2i understanding video actions; do
     echo "specialist $task: $seen tokens of its task" >&2
     "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" --out "$out/$task" --json > "$out/$task.json"
 done
-"$emu" eval --model "$unified" --compare "$out" --json > "$out/compare.json"
-"$emu" eval --model "$unified" --compare "$out"
+"$emu" eval --model "$unified" --samples 50 --compare "$out" --json > "$out/compare.json"
+python3 scripts/results-table.py "$out/compare.json"
