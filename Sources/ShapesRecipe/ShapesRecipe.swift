@@ -107,6 +107,8 @@ public struct ShapesRecipe {
     public func run(output: URL) throws -> Outcome {
         var s = settings
         let started = Date()
+        // A reused codec is checked before anything else runs.
+        let reusedCodec = try s.codecSource.map { try Self.codec(reusedFrom: URL(fileURLWithPath: $0), settings: &s) }
         log("rendering data (seed \(s.seed))")
         let captions = TaskData.captionedImages(.train, start: Int(s.seed) * 1_000_000, count: s.captionCount)
         let questions = TaskData.questions(.train, start: Int(s.seed) * 1_000_000, count: s.questionCount)
@@ -115,8 +117,8 @@ public struct ShapesRecipe {
 
         // (1) the codec, from every task's pictures (or an existing model's).
         let codec: any ShapesImageCodec
-        if let source = s.codecSource {
-            codec = try Self.codec(reusedFrom: URL(fileURLWithPath: source), settings: &s)
+        if let reusedCodec, let source = s.codecSource {
+            codec = reusedCodec
             log("codec: \(type(of: codec).kind) of \(source), \(codec.codeCount) codes")
         } else {
             var codecImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
@@ -263,7 +265,10 @@ extension ShapesRecipe {
     /// The codec of the ShapesWorld model in `directory`, with its weights (so the new folder can
     /// store it); `settings.codec` becomes its type. Throws when its code count is not `codebookSize`.
     static func codec(reusedFrom directory: URL, settings: inout Settings) throws -> any ShapesImageCodec {
-        let codec = try ShapesModel(directory: directory).codec
+        let codec: any ShapesImageCodec
+        do { codec = try ShapesModel(directory: directory).codec } catch ShapesModelError.missingModel {
+            throw ShapesModelError.missingModel("no ShapesWorld model at \(directory.path) to reuse the codec of (config.json missing)")
+        }
         guard codec.codeCount == settings.codebookSize else {
             throw ShapesModelError.invalid("\(directory.path)", reason: "its codec has \(codec.codeCount) codes; the recipe's vocabulary needs \(settings.codebookSize)")
         }

@@ -115,6 +115,10 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: specialist)) { error in
             XCTAssertTrue("\(error)".contains("32 codes"), "\(error)")
         }
+        settings.codecSource = unified.appendingPathComponent("absent").path
+        XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: specialist)) { error in
+            XCTAssertTrue("\(error)".contains("to reuse the codec of"), "\(error)")
+        }
     }
 
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
