@@ -108,7 +108,12 @@ public struct ShapesRecipe {
         var s = settings
         let started = Date()
         // A reused codec is checked before anything else runs.
-        let reusedCodec = try s.codecSource.map { try Self.codec(reusedFrom: URL(fileURLWithPath: $0), settings: &s) }
+        var reusedCodec: (any ShapesImageCodec)? = nil
+        if let source = s.codecSource {
+            let codec = try Self.codec(reusedFrom: URL(fileURLWithPath: source), settings: &s)
+            log("codec: \(s.codec.rawValue) of \(source), \(codec.codeCount) codes")
+            reusedCodec = codec
+        }
         log("rendering data (seed \(s.seed))")
         let captions = TaskData.captionedImages(.train, start: Int(s.seed) * 1_000_000, count: s.captionCount)
         let questions = TaskData.questions(.train, start: Int(s.seed) * 1_000_000, count: s.questionCount)
@@ -116,16 +121,7 @@ public struct ShapesRecipe {
         let episodes = TaskData.actionEpisodes(.train, start: Int(s.seed) * 1_000_000, count: s.actionEpisodes)
 
         // (1) the codec, from every task's pictures (or an existing model's).
-        let codec: any ShapesImageCodec
-        if let reusedCodec, let source = s.codecSource {
-            codec = reusedCodec
-            log("codec: \(type(of: codec).kind) of \(source), \(codec.codeCount) codes")
-        } else {
-            var codecImages = Array(captions.prefix(s.codebookImages / 2).map(\.image))
-            codecImages += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
-            codecImages += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
-            codec = try trainCodec(on: codecImages)
-        }
+        let codec = try reusedCodec ?? trainCodec(captions: captions, videos: videos, episodes: episodes)
         let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)
         log(String(format: "codec ceiling (true held-out scenes, coded and decoded): GenEval overall %.3f", codecCeiling.overall)
             + ", " + codecCeiling.accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", "))
@@ -272,13 +268,17 @@ extension ShapesRecipe {
         guard codec.codeCount == settings.codebookSize else {
             throw ShapesModelError.invalid("\(directory.path)", reason: "its codec has \(codec.codeCount) codes; the recipe's vocabulary needs \(settings.codebookSize)")
         }
-        settings.codec = codec is PatchCodebook ? .patch : .vqvae
+        settings.codec = type(of: codec).kind == PatchCodebook.kind ? .patch : .vqvae
         return codec
     }
 
-    /// Trains the settings' codec on `images`.
-    func trainCodec(on images: [RGBImage]) throws -> any ShapesImageCodec {
+    /// Trains the settings' codec on `codebookImages` pictures from every task: half captioned
+    /// scenes, a quarter video frames, a quarter gripper frames.
+    func trainCodec(captions: [CaptionedImage], videos: [VideoClip], episodes: [ActionEpisode]) throws -> any ShapesImageCodec {
         let s = settings
+        var images = Array(captions.prefix(s.codebookImages / 2).map(\.image))
+        images += videos.flatMap(\.frames).prefix(s.codebookImages / 4)
+        images += episodes.flatMap(\.frames).prefix(s.codebookImages / 4)
         switch s.codec {
         case .patch:
             let patchSize = 8
