@@ -6,6 +6,9 @@ usage: emu eval --samples 50 --json > eval.json && python3 scripts/results-table
        emu eval --samples 50 --compare DIR --json > compare.json && python3 scripts/results-table.py compare.json
        (with --compare: the unified model beside each task's specialist, and the gap to the issue's
        "within 5 points" criterion)
+       python3 scripts/results-table.py seed0=eval0.json seed1=eval1.json ...
+       (several reports, one per training seed: each seed's value, the mean and the range, which is
+       the run-to-run spread; a label before "=" names the column, else the file name does)
 Standard library only.
 """
 import json
@@ -92,9 +95,33 @@ def compare(r):
     print("\n".join(lines))
 
 
+def seeds(labelled):
+    """One column per report; rows are the metrics every report has, in the first report's order."""
+    columns = [(label, {m[1]: m for m in metrics(r)}) for label, r in labelled]
+    lines = ["| metric | " + " | ".join(label for label, _ in columns) + " | mean | range | target |",
+             "|---|" + "---|" * (len(columns) + 3)]
+    for _, name, _, _, target, _ in metrics(labelled[0][1]):
+        if not all(name in by_name for _, by_name in columns):
+            continue
+        values = [by_name[name][2] for _, by_name in columns]
+        mean = sum(values) / len(values)
+        cells = " | ".join(f"{v:.2f}" for v in values)
+        lines.append(f"| {name} | {cells} | {mean:.2f} | {min(values):.2f}-{max(values):.2f} | {target} |")
+    print("\n".join(lines))
+
+
+def labelled_report(argument):
+    label, _, path = argument.rpartition("=")
+    return (label or path.rsplit("/", 1)[-1].removesuffix(".json"), json.load(open(path)))
+
+
 if __name__ == "__main__":
-    report = json.load(open(sys.argv[1]))
-    if "specialists" in report:
-        compare(report)
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    reports = [labelled_report(a) for a in sys.argv[1:]]
+    if len(reports) > 1:
+        seeds(reports)
+    elif "specialists" in reports[0][1]:
+        compare(reports[0][1])
     else:
-        main(report)
+        main(reports[0][1])
