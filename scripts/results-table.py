@@ -100,13 +100,15 @@ def seeds(labelled):
     columns = [(label, {m[1]: m for m in metrics(r)}) for label, r in labelled]
     lines = ["| metric | " + " | ".join(label for label, _ in columns) + " | mean | range | target |",
              "|---|" + "---|" * (len(columns) + 3)]
-    for _, name, _, _, target, _ in metrics(labelled[0][1]):
+    for _, name, _, n, target, _ in metrics(labelled[0][1]):
         if not all(name in by_name for _, by_name in columns):
             continue
         values = [by_name[name][2] for _, by_name in columns]
+        # Over 200+ samples one sample is under half a point, so a third decimal still means something.
+        digits = 3 if n >= 200 else 2
         mean = sum(values) / len(values)
-        cells = " | ".join(f"{v:.2f}" for v in values)
-        lines.append(f"| {name} | {cells} | {mean:.2f} | {min(values):.2f}-{max(values):.2f} | {target} |")
+        cells = " | ".join(f"{v:.{digits}f}" for v in values)
+        lines.append(f"| {name} | {cells} | {mean:.{digits}f} | {min(values):.{digits}f}-{max(values):.{digits}f} | {target} |")
     print("\n".join(lines))
 
 
