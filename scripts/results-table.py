@@ -14,6 +14,12 @@ Standard library only.
 import json
 import math
 import sys
+from collections import namedtuple
+
+# One proportion of a report. `task` names the specialist it is compared with (None: not
+# compared); `note` adds context to the name in the single-report table only, so names match
+# across models.
+Metric = namedtuple("Metric", "task name share n target note")
 
 
 def wilson(p, n, z=1.96):
@@ -30,9 +36,7 @@ def interval(p, n):
 
 
 def metrics(r):
-    """(task, name, share, n, target, note) for every proportion in one report. `task` names the
-    specialist a row is compared with (None: not compared); `note` adds context to the name in the
-    single-report table only, so names match across models."""
+    """Every proportion in one report, as `Metric`s."""
     out = []
     t = r.get("text_to_image")
     if t:
@@ -72,7 +76,11 @@ def metrics(r):
         for key in ["approach", "grasp", "carry", "release", "stop"]:
             if key in e["byDecision"]:
                 out.append(("actions", f"    {key}", e["byDecision"][key], e["statesByDecision"][key], "", ""))
-    return out
+    return [Metric(*m) for m in out]
+
+
+def by_name(r):
+    return {m.name: m for m in metrics(r)}
 
 
 def main(r):
@@ -84,26 +92,25 @@ def main(r):
 
 
 def compare(r):
-    specialists = {task: {m[1]: m for m in metrics(report)} for task, report in r["specialists"].items()}
+    specialists = {task: by_name(report) for task, report in r["specialists"].items()}
     lines = ["| metric | unified (95% interval) | specialist (95% interval) | unified - specialist |",
              "|---|---|---|---|"]
     for task, name, p, n, _, _ in metrics(r):
         match = specialists.get(task, {}).get(name)
         if match:
-            q, m = match[2], match[3]
-            lines.append(f"| {name} | {interval(p, n)} | {interval(q, m)} | {100 * (p - q):+.0f} points |")
+            lines.append(f"| {name} | {interval(p, n)} | {interval(match.share, match.n)} | {100 * (p - match.share):+.0f} points |")
     print("\n".join(lines))
 
 
 def seeds(labelled):
     """One column per report; rows are the metrics every report has, in the first report's order."""
-    columns = [(label, {m[1]: m for m in metrics(r)}) for label, r in labelled]
+    columns = [(label, by_name(r)) for label, r in labelled]
     lines = ["| metric | " + " | ".join(label for label, _ in columns) + " | mean | range | target |",
              "|---|" + "---|" * (len(columns) + 3)]
     for _, name, _, n, target, _ in metrics(labelled[0][1]):
-        if not all(name in by_name for _, by_name in columns):
+        if not all(name in named for _, named in columns):
             continue
-        values = [by_name[name][2] for _, by_name in columns]
+        values = [named[name].share for _, named in columns]
         # Over 200+ samples one sample is under half a point, so a third decimal still means something.
         digits = 3 if n >= 200 else 2
         mean = sum(values) / len(values)
