@@ -5,7 +5,8 @@
 # recipe_outcome.json, passed as --task-tokens; the recipe turns it into steps from its own packed
 # rows, padding excluded). Then scores them beside it:
 #   scripts/specialists.sh [UNIFIED_DIR] [OUT_DIR]     (defaults: Models/shapes-emu3, out/specialists)
-# EMU=path/to/emu uses that binary instead of building one.
+# EMU=path/to/emu uses that binary instead of building one. TASKS="video actions" trains and
+# scores only those tasks (each compared on its own task, OUT_DIR/compare-TASK.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unified="${1:-Models/shapes-emu3}"
@@ -14,10 +15,19 @@ if [[ -z "${EMU:-}" ]]; then swift build -c release --product emu >&2; fi
 emu="${EMU:-.build/release/emu}"
 seed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seed'])" "$unified/recipe_settings.json")
 mkdir -p "$out"
-for task in t2i understanding video actions; do
+all_tasks="t2i understanding video actions"
+tasks="${TASKS:-$all_tasks}"
+for task in $tasks; do
     seen=$(python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print(int(round(o['tokensSeenPerTask'][sys.argv[2]])))" "$unified/recipe_outcome.json" "$task")
     echo "specialist $task: $seen tokens of its task" >&2
     "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" --out "$out/$task" --json > "$out/$task.json"
 done
-"$emu" eval --model "$unified" --samples 50 --compare "$out" --json > "$out/compare.json"
-python3 scripts/results-table.py "$out/compare.json"
+if [[ "$tasks" == "$all_tasks" ]]; then
+    "$emu" eval --model "$unified" --samples 50 --compare "$out" --json > "$out/compare.json"
+    python3 scripts/results-table.py "$out/compare.json"
+else
+    for task in $tasks; do
+        "$emu" eval --model "$unified" --task "$task" --samples 50 --compare "$out" --json > "$out/compare-$task.json"
+        python3 scripts/results-table.py "$out/compare-$task.json"
+    done
+fi
