@@ -9,6 +9,8 @@ usage: emu eval --samples 50 --json > eval.json && python3 scripts/results-table
        python3 scripts/results-table.py seed0=eval0.json seed1=eval1.json ...
        (several reports, one per training seed: each seed's value, the mean and the range, which is
        the run-to-run spread; a label before "=" names the column, else the file name does)
+A single report also gets its text-to-image prompts by outcome: right, or the first check that
+the picture fails (object count, shape, colour, size, position).
 Standard library only.
 """
 import json
@@ -88,6 +90,28 @@ def main(r):
     for _, name, p, n, target, note in metrics(r):
         lo, hi = wilson(p, n)
         lines.append(f"| {name}{note} | {p:.2f} | {lo:.2f}-{hi:.2f} | {n} | {target} |")
+    print("\n".join(lines))
+    failures(r)
+
+
+FAILURES = ["too_few_objects", "too_many_objects", "shape", "color", "size", "position"]
+
+
+def failures(r):
+    """Text-to-image prompts by outcome: right, or the first check the picture fails (reports from
+    before the failure tally have none, and print nothing)."""
+    t = r.get("text_to_image")
+    if not t or "failures" not in t:
+        return
+    per = t["promptCount"] // max(len(t["accuracy"]), 1)
+    lines = ["", f"text-to-image prompts by outcome (cfg {r['cfg']}, {per} per category):", "",
+             "| category | right | " + " | ".join(f.replace("_", " ") for f in FAILURES) + " |",
+             "|---|" + "---|" * (len(FAILURES) + 1)]
+    for key in ["single_object", "two_objects", "position", "counting", "colors"]:
+        if key in t["accuracy"]:
+            tally = t["failures"].get(key, {})
+            cells = " | ".join(str(tally.get(f, 0)) for f in FAILURES)
+            lines.append(f"| {key.replace('_', ' ')} | {round(t['accuracy'][key] * per)} | {cells} |")
     print("\n".join(lines))
 
 

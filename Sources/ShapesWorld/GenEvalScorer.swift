@@ -47,10 +47,40 @@ public struct GenEvalPrompt: Sendable, Hashable, Codable {
     }
 }
 
+/// Why a picture fails its prompt: the first of these checks that it fails, in this order. The
+/// object count first (an extra or missing object fails everything after it); then, for the right
+/// number of objects, the shapes (the nouns), their colours, their sizes, and last where they are.
+/// Each check adds to the ones before it, so colours swapped between two shapes fail `color`.
+public enum GenEvalFailure: String, CaseIterable, Sendable, Hashable, Codable {
+    case tooFewObjects = "too_few_objects", tooManyObjects = "too_many_objects", shape, color, size, position
+
+    /// Nil when `objects` show what `spec` says (exact count).
+    public init?(spec: SceneSpec, objects: [SceneObject]) {
+        if spec.isSatisfied(by: objects, exactCount: true) { return nil }
+        if objects.count != spec.objectCount {
+            self = objects.count < spec.objectCount ? .tooFewObjects : .tooManyObjects
+            return
+        }
+        let relaxed: [(GenEvalFailure, (ObjectDescription, SceneObject) -> Bool)] = [
+            (.shape, { $0.shape == $1.shape }),
+            (.color, { $0.shape == $1.shape && ($0.color == nil || $0.color == $1.color) }),
+            (.size, { $0.matches($1) }),
+        ]
+        for (failure, matching) in relaxed where spec.assignment(of: objects, matching: matching, honouringRelation: false) == nil {
+            self = failure
+            return
+        }
+        self = .position
+    }
+}
+
 public struct GenEvalJudgement: Sendable, Hashable {
     public var prompt: GenEvalPrompt
-    public var correct: Bool
+    /// Nil when the picture is right.
+    public var failure: GenEvalFailure?
     public var detected: [DetectedObject]
+
+    public var correct: Bool { failure == nil }
 }
 
 public struct GenEvalReport: Sendable, Hashable, Codable {
@@ -59,6 +89,8 @@ public struct GenEvalReport: Sendable, Hashable, Codable {
     /// Mean of the per-category accuracies (GenEval's overall score).
     public var overall: Double
     public var promptCount: Int
+    /// Failed prompts per category, by `GenEvalFailure` (reasons with no prompts are absent).
+    public var failures: [String: [String: Int]]
 }
 
 public struct GenEvalScorer: Sendable {
@@ -68,18 +100,21 @@ public struct GenEvalScorer: Sendable {
 
     public func judge(_ prompt: GenEvalPrompt, image: RGBImage) -> GenEvalJudgement {
         let detected = reader.read(image)
-        let correct = prompt.spec.isSatisfied(by: detected.map(\.object), exactCount: true)
-        return GenEvalJudgement(prompt: prompt, correct: correct, detected: detected)
+        let failure = GenEvalFailure(spec: prompt.spec, objects: detected.map(\.object))
+        return GenEvalJudgement(prompt: prompt, failure: failure, detected: detected)
     }
 
     public static func report(_ judgements: [GenEvalJudgement]) -> GenEvalReport {
-        var accuracy: [String: Double] = [:]
+        var accuracy: [String: Double] = [:], failures: [String: [String: Int]] = [:]
         for category in GenEvalCategory.allCases {
             let ofCategory = judgements.filter { $0.prompt.category == category }
             guard !ofCategory.isEmpty else { continue }
             accuracy[category.rawValue] = Double(ofCategory.filter(\.correct).count) / Double(ofCategory.count)
+            for case let failure? in ofCategory.map(\.failure) {
+                failures[category.rawValue, default: [:]][failure.rawValue, default: 0] += 1
+            }
         }
         let overall = accuracy.isEmpty ? 0 : accuracy.values.reduce(0, +) / Double(accuracy.count)
-        return GenEvalReport(accuracy: accuracy, overall: overall, promptCount: judgements.count)
+        return GenEvalReport(accuracy: accuracy, overall: overall, promptCount: judgements.count, failures: failures)
     }
 }

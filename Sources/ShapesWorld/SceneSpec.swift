@@ -80,12 +80,16 @@ public struct SceneSpec: Sendable, Hashable, Codable {
 
     /// Object indices for each group (groups in order, each with `count` indices), honouring the
     /// relation; nil when none exists. Backtracking: scenes hold a handful of objects.
-    public func assignment(of objects: [SceneObject]) -> [[Int]]? {
+    /// `matching` and `honouringRelation` relax the test (GenEval's failure diagnosis: is it the
+    /// colours that are wrong, the shapes, the sizes, or only where things are?).
+    public func assignment(of objects: [SceneObject],
+                           matching: (ObjectDescription, SceneObject) -> Bool = { $0.matches($1) },
+                           honouringRelation: Bool = true) -> [[Int]]? {
         var used = [Bool](repeating: false, count: objects.count)
         var chosen: [[Int]] = []
         func search(group: Int) -> Bool {
             if group == groups.count {
-                if let relation, groups.count >= 2 {
+                if honouringRelation, let relation, groups.count >= 2 {
                     return relation.holdsLeniently(objects[chosen[0][0]], objects[chosen[1][0]])
                 }
                 return true
@@ -100,7 +104,7 @@ public struct SceneSpec: Sendable, Hashable, Codable {
                 return false
             }
             guard start < objects.count else { return false }
-            for index in start..<objects.count where !used[index] && groups[group].matches(objects[index]) {
+            for index in start..<objects.count where !used[index] && matching(groups[group], objects[index]) {
                 used[index] = true
                 if pick(group: group, need: need - 1, from: index + 1, picked: picked + [index]) { return true }
                 used[index] = false

@@ -137,6 +137,11 @@ struct EvalCommand: ParsableCommand {
         if let t = r.textToImage {
             lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)): overall \(f(t.overall)); "
                          + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
+            // Why the wrong pictures fail, summed over categories (first failed check of each).
+            var failed: [String: Int] = [:]
+            for tally in t.failures.values { failed.merge(tally, uniquingKeysWith: +) }
+            let reasons = GenEvalFailure.allCases.compactMap { reason in failed[reason.rawValue].map { "\(reason.rawValue.replacingOccurrences(of: "_", with: " ")) \($0)" } }
+            if !reasons.isEmpty { lines.append("  wrong pictures by first failed check: " + reasons.joined(separator: ", ")) }
         }
         if let c = r.codecCeiling {
             lines.append("  codec ceiling (\(r.codec); true scenes coded and decoded): overall \(f(c.overall))")

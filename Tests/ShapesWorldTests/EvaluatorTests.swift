@@ -107,19 +107,78 @@ final class GenEvalScorerTests: XCTestCase {
             var recoloured = scene
             let used = Set(scene.objects.map(\.color))
             recoloured.objects[0].color = ObjectColor.allCases.first { !used.contains($0) }!
-            XCTAssertFalse(scorer.judge(prompt, image: SceneRenderer.render(recoloured)).correct, prompt.prompt)
-            XCTAssertFalse(scorer.judge(prompt, image: RGBImage(width: 64, height: 64)).correct)
+            XCTAssertEqual(scorer.judge(prompt, image: SceneRenderer.render(recoloured)).failure, .color, prompt.prompt)
+            XCTAssertEqual(scorer.judge(prompt, image: RGBImage(width: 64, height: 64)).failure, .tooFewObjects)
             if prompt.category == .position {
                 var swapped = scene
                 let first = swapped.objects[0]
                 (swapped.objects[0].x, swapped.objects[0].y) = (swapped.objects[1].x, swapped.objects[1].y)
                 (swapped.objects[1].x, swapped.objects[1].y) = (first.x, first.y)
-                XCTAssertFalse(scorer.judge(prompt, image: SceneRenderer.render(swapped)).correct, "swapped \(prompt.prompt)")
+                XCTAssertEqual(scorer.judge(prompt, image: SceneRenderer.render(swapped)).failure, .position, "swapped \(prompt.prompt)")
             }
         }
         let report = GenEvalScorer.report(judgements)
-        print("GenEval on ideal images (blur 1 + noise 8): \(report.accuracy) overall \(report.overall)")
+        print("GenEval on ideal images (blur 1 + noise 8): \(report.accuracy) overall \(report.overall) failures \(report.failures)")
         XCTAssertEqual(report.accuracy.count, GenEvalCategory.allCases.count)
         XCTAssertGreaterThanOrEqual(report.overall, 0.97)
+        // The failure tally accounts for every wrong prompt of its category.
+        for (category, share) in report.accuracy {
+            let failed = report.failures[category, default: [:]].values.reduce(0, +)
+            XCTAssertEqual(failed, 40 - Int((share * 40).rounded()), category)
+        }
+    }
+
+    /// Each kind of mistake is named by the first check it fails: count, shape, colour, size, position.
+    func testFailureNamesTheFirstWrongAttribute() {
+        // "a small red circle above a large blue square"
+        let spec = SceneSpec(groups: [ObjectDescription(size: .small, color: .red, shape: .circle),
+                                      ObjectDescription(size: .large, color: .blue, shape: .square)], relation: .above)
+        let circle = SceneObject(shape: .circle, color: .red, size: .small, x: 32, y: 14)
+        let square = SceneObject(shape: .square, color: .blue, size: .large, x: 30, y: 46)
+        func failure(_ objects: [SceneObject]) -> GenEvalFailure? { GenEvalFailure(spec: spec, objects: objects) }
+        func changed(_ object: SceneObject, _ change: (inout SceneObject) -> Void) -> SceneObject {
+            var object = object; change(&object); return object
+        }
+        XCTAssertNil(failure([circle, square]))
+        XCTAssertNil(failure([square, circle]), "order read does not matter")
+        XCTAssertEqual(failure([circle]), .tooFewObjects)
+        XCTAssertEqual(failure([]), .tooFewObjects)
+        XCTAssertEqual(failure([circle, square, changed(circle) { $0.x = 50 }]), .tooManyObjects)
+        XCTAssertEqual(failure([changed(circle) { $0.color = .green }, square]), .color)
+        XCTAssertEqual(failure([changed(circle) { $0.color = .green; $0.shape = .triangle }, square]), .shape,
+                       "shape is checked before colour")
+        XCTAssertEqual(failure([changed(circle) { $0.shape = .diamond }, square]), .shape)
+        XCTAssertEqual(failure([circle, changed(square) { $0.color = .red; $0.size = .small }]), .color,
+                       "colour is checked before size")
+        XCTAssertEqual(failure([circle, changed(square) { $0.size = .small }]), .size)
+        XCTAssertEqual(failure([changed(circle) { $0.y = 60 }, square]), .position)
+        XCTAssertEqual(failure([changed(circle) { $0.color = .blue; $0.size = .large }, changed(square) { $0.color = .red; $0.size = .small }]),
+                       .color, "colours swapped between the objects")
+
+        // Unstated attributes are never a failure: "a red circle" says no size.
+        let colorSpec = SceneSpec(groups: [ObjectDescription(color: .red, shape: .circle)])
+        XCTAssertNil(GenEvalFailure(spec: colorSpec, objects: [changed(circle) { $0.size = .large }]))
+        XCTAssertEqual(GenEvalFailure(spec: colorSpec, objects: [changed(circle) { $0.shape = .cross }]), .shape)
+
+        // Counting: "two small red circles" with a circle and a square is a shape failure.
+        let twoCircles = SceneSpec(groups: [ObjectDescription(count: 2, size: .small, color: .red, shape: .circle)])
+        XCTAssertNil(GenEvalFailure(spec: twoCircles, objects: [circle, changed(circle) { $0.x = 50 }]))
+        XCTAssertEqual(GenEvalFailure(spec: twoCircles, objects: [circle, changed(circle) { $0.shape = .square }]), .shape)
+        XCTAssertEqual(GenEvalFailure(spec: twoCircles, objects: [circle]), .tooFewObjects)
+    }
+
+    func testReportTalliesFailuresByCategory() {
+        let single = GenEvalPrompt(category: .singleObject, seed: 1), colors = GenEvalPrompt(category: .colors, seed: 2)
+        let judgements = [
+            GenEvalJudgement(prompt: single, failure: nil, detected: []),
+            GenEvalJudgement(prompt: single, failure: .tooManyObjects, detected: []),
+            GenEvalJudgement(prompt: single, failure: .tooManyObjects, detected: []),
+            GenEvalJudgement(prompt: single, failure: .shape, detected: []),
+            GenEvalJudgement(prompt: colors, failure: .color, detected: []),
+        ]
+        let report = GenEvalScorer.report(judgements)
+        XCTAssertEqual(report.accuracy, ["single_object": 0.25, "colors": 0])
+        XCTAssertEqual(report.failures, ["single_object": ["too_many_objects": 2, "shape": 1], "colors": ["color": 1]])
+        XCTAssertEqual(report.overall, 0.125, accuracy: 1e-12)
     }
 }
