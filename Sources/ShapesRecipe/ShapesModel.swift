@@ -72,36 +72,102 @@ public struct ShapesModel: Sendable {
     /// background, because no single cell is more likely than not to hold an object.
     public static let imageSampling = SamplingParameters(temperature: 1, topK: 32)
 
+    /// Words of `text` that the vocabulary lacks: the model would read each as `<unk>`.
+    public func unknownWords(in text: String) -> [String] {
+        var unknown: [String] = []
+        for word in ShapesVocabulary.words(of: text) where vocabulary.ids[word] == nil && !unknown.contains(word) {
+            unknown.append(word)
+        }
+        return unknown
+    }
+
+    /// Throws `unknownWords` naming what `text` (the `role` of it, for the message) says outside
+    /// the model's vocabulary: a caption with one unknown word would draw from a garbled prompt.
+    public func checkWords(_ text: String, role: String) throws {
+        let unknown = unknownWords(in: text)
+        guard unknown.isEmpty else { throw ShapesModelError.unknownWords(role: role, words: unknown) }
+    }
+
+    /// `image` on the model's 64x64 canvas: as it is, or averaged down from a whole multiple of it
+    /// (the demo's gallery shows pictures enlarged 4x); any other size throws, naming it.
+    public func canvasPicture(_ image: RGBImage, role: String) throws -> RGBImage {
+        let canvas = Scene.canvasSize
+        let factor = image.width / canvas
+        guard factor >= 1, image.width == factor * canvas, image.height == factor * canvas else {
+            throw ShapesModelError.invalid(role, reason: "the ShapesWorld model reads \(canvas)x\(canvas) pictures (or whole multiples "
+                                           + "of that size, averaged down), this one is \(image.width)x\(image.height)")
+        }
+        guard factor > 1 else { return image }
+        var sums = [Int](repeating: 0, count: canvas * canvas * 3)
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let target = ((y / factor) * canvas + x / factor) * 3, source = (y * image.width + x) * 3
+                for c in 0..<3 { sums[target + c] += Int(image.pixels[source + c]) }
+            }
+        }
+        let area = factor * factor
+        return RGBImage(width: canvas, height: canvas, pixels: sums.map { UInt8(($0 + area / 2) / area) })
+    }
+
     /// Text to image with classifier-free guidance (`guidance` 1 disables it; the unconditional
-    /// prompt is the empty caption the recipe trains on).
-    public func generateImage(_ prompt: String, guidance: Float = 3, sampling: SamplingParameters = imageSampling) throws -> RGBImage {
+    /// prompt is `negativePrompt`, by default the empty caption the recipe trains on).
+    public func generateImage(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
+                              sampling: SamplingParameters = imageSampling) throws -> RGBImage {
+        try image(fromIDs: generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: sampling))
+    }
+
+    /// The generated tokens of `generateImage` (the grid with its line and frame ends, then the tail).
+    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
+                                 sampling: SamplingParameters = imageSampling) throws -> [Int] {
         let constraint = constraintForImage
         let request = GenerationRequest(
             prompt: sequences.textToImagePrompt(prompt), maxNewTokens: constraint.tokenCount, sampling: sampling,
             stopTokens: [vocabulary.specials.endOfSequence], constraint: constraint,
-            guidance: guidance == 1 ? nil : ClassifierFreeGuidance(unconditionalPrompt: sequences.textToImagePrompt(""), scale: guidance))
-        let result = try generator.generate(request)
-        return try codec.decode(sequences.codes(in: result.ids), rows: sequences.rows, columns: sequences.columns)
+            guidance: guidance == 1 ? nil : ClassifierFreeGuidance(unconditionalPrompt: sequences.textToImagePrompt(negativePrompt), scale: guidance))
+        return try generator.generate(request).ids
     }
 
-    /// The model's answer to `question` about `image` (greedy, up to `maxTokens` words).
-    public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32) throws -> String {
+    /// The picture of the first grid in `ids` (the visual tokens in order).
+    public func image(fromIDs ids: [Int]) throws -> RGBImage {
+        try codec.decode(sequences.codes(in: ids), rows: sequences.rows, columns: sequences.columns)
+    }
+
+    /// The model's answer to `question` about `image` (greedy unless `sampling` says otherwise, up
+    /// to `maxTokens` words).
+    public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32,
+                       sampling: SamplingParameters = .greedy) throws -> String {
         let prompt = sequences.questionPrompt(imageCodes: try codec.encode(image), question: question)
-        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens,
+        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling,
                                                               stopTokens: [vocabulary.specials.endOfSequence]))
         return try sequences.tokenizer.decode(result.ids, skipSpecialTokens: true)
     }
 
-    /// The next `count` frames after `prefix` (greedy, grid-constrained).
-    public func continueVideo(_ prefix: [RGBImage], count: Int) throws -> [RGBImage] {
+    /// The most frames, given and predicted together, that fit the model's context.
+    public var maxVideoFrames: Int {
+        let frameLength = sequences.rows * (sequences.columns + 1) + 1
+        let context = pipeline.transformer?.configuration.maxPositions ?? 0
+        return (context - sequences.videoPrompt(prefixCodes: []).count) / frameLength
+    }
+
+    /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained).
+    public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy) throws -> [RGBImage] {
+        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling), count: count)
+    }
+
+    /// The generated tokens of `continueVideo`: `count` frames' grids with their line and frame ends.
+    public func continueVideoIDs(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy) throws -> [Int] {
         let prefixCodes = try prefix.map(codec.encode)
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
                                              offsetAtStart: prefixCodes.count * (sequences.rows * (sequences.columns + 1) + 1))
-        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
-                                                              constraint: constraint))
-        let codes = sequences.codes(in: result.ids)
+        return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
+                                                        sampling: sampling, constraint: constraint)).ids
+    }
+
+    /// The `count` pictures coded in `ids`, frame after frame (a frame cut short is filled with code 0).
+    public func frames(fromIDs ids: [Int], count: Int) throws -> [RGBImage] {
+        let codes = sequences.codes(in: ids)
         let perFrame = sequences.rows * sequences.columns
         return try (0..<count).map { k in
             let slice = Array(codes.dropFirst(k * perFrame).prefix(perFrame))

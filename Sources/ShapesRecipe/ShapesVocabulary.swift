@@ -146,9 +146,13 @@ public enum ShapesModelError: Error, CustomStringConvertible, Equatable {
     case unreadable(String, reason: String)
     case invalid(String, reason: String)
     case missingModel(String)
+    case unknownWords(role: String, words: [String])
 
     public var description: String {
         switch self {
+        case .unknownWords(let role, let words):
+            return "\(role): the ShapesWorld model does not know " + words.map { "'\($0)'" }.joined(separator: ", ")
+                + "; it speaks its world's words only, as in \"a small red circle above a large blue square\" or \"describe the image.\""
         case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
         case .invalid(let file, let reason): return "\(file): \(reason)"
         case .missingModel(let detail): return detail

@@ -11,14 +11,16 @@ struct ChatCommand: ParsableCommand {
     var image: [String] = []
     @Option(name: .long, help: "The question.")
     var prompt: String
-    @Option(name: .long, help: "System message of the conversation.")
-    var system = "You are a helpful assistant."
+    @Option(name: .long, help: "System message of the conversation (default: \"\(ChatCommand.defaultSystem)\").")
+    var system: String?
     @Flag(name: .long, help: "Use --prompt verbatim instead of the chat template (<image> marks image places).")
     var raw = false
     @Option(name: .customLong("max-new-tokens"),
             help: "Most tokens to generate (default: 256, or what the context leaves).")
     var maxNewTokens: Int?
     @OptionGroup var sampling: SamplingOptions
+
+    static let defaultSystem = "You are a helpful assistant."
 
     struct Result: Encodable {
         var text: String
@@ -31,10 +33,14 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if let shapes = try ShapesModelCommands.model(options) {
+                try ShapesModelCommands.chat(self, model: shapes)
+                return
+            }
             let pipeline = try ModelLoading.pipeline(options, components: image.isEmpty ? .transformer : .all)
             let codes = try image.map { try MediaCoding.encodeImage($0, pipeline: pipeline) }
             let messages = [
-                ChatTemplate.Message(role: "system", content: [.text(system)]),
+                ChatTemplate.Message(role: "system", content: [.text(system ?? Self.defaultSystem)]),
                 ChatTemplate.Message(role: "user", content: image.map { _ in .image } + [.text(prompt)]),
             ]
             let useRaw = raw || pipeline.chatTemplate == nil

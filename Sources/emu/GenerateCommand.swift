@@ -31,6 +31,10 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if let shapes = try ShapesModelCommands.model(options) {
+                try ShapesModelCommands.generate(self, model: shapes)
+                return
+            }
             let pipeline = try ModelLoading.pipeline(options, components: .all)
             let request = Emu3Pipeline.ImageRequest(
                 prompt: prompt, negativePrompt: negativePrompt, ratio: ratio,

@@ -24,8 +24,16 @@ enum ModelLoading {
         return try Emu3Pipeline(directory: url, components: components, tokenizer: nil)
     }
 
+    /// Whether `url` holds a ShapesWorld model (its config.json names its picture codec).
+    static func isShapesModel(_ url: URL) -> Bool {
+        guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path),
+              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return config["shapes_codec"] is [String: Any]
+    }
+
     /// The bundled ShapesWorld model has a word-level tokenizer and its own sequence layout: the
-    /// generic commands cannot run its transformer, `emu demo` and `emu eval` can. Its vision
+    /// Emu3 pipeline cannot run its transformer; `emu generate`, `chat`, `video`, `demo` and `eval`
+    /// run it through `ShapesModel` (see ShapesModelCommands). Its vision
     /// tokenizer is Emu3's VQ-VAE, which `emu vq` runs (`visionTokenizerOnly`), unless the folder
     /// is one of the first models, coded by a patch codebook.
     static func refuseShapesModel(_ url: URL, visionTokenizerOnly: Bool = false) throws {
@@ -38,7 +46,8 @@ enum ModelLoading {
                             + "pass --model DIR with an Emu3 checkpoint or vision tokenizer")
         }
         throw UserError("\(url.path) is the bundled ShapesWorld model, whose word-level tokenizer and sequence layout are "
-                        + "ShapesWorld's, not Emu3's: run it with `emu demo` or `emu eval` (its vision tokenizer with `emu vq`), "
+                        + "ShapesWorld's, not Emu3's: run it with `emu generate`, `chat`, `video`, `demo` or `eval` "
+                        + "(its vision tokenizer with `emu vq`), "
                         + "or pass --model DIR with an Emu3 checkpoint")
     }
 

@@ -46,6 +46,12 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: reuse the codec of this ShapesWorld model folder instead of training one (how specialists share the unified model's codec).")
     var codecFrom: String?
 
+    @Option(name: .customLong("hidden-size"), help: "With --recipe shapes: the decoder's width (heads of 64, MLP 3x as wide; default: the recipe's 256).")
+    var hiddenSize: Int?
+
+    @Option(name: .long, help: "With --recipe shapes: the decoder's layers (default: the recipe's 4).")
+    var layers: Int?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -70,6 +76,16 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.taskTokens = taskTokens
             }
             if let minutes { settings.minutes = minutes }
+            if let hiddenSize {
+                guard hiddenSize >= 64, hiddenSize % 64 == 0 else { throw UserError("--hidden-size must be a positive multiple of 64 (heads are 64 wide), not \(hiddenSize)") }
+                settings.hiddenSize = hiddenSize
+                settings.heads = hiddenSize / 64
+                settings.intermediateSize = 3 * hiddenSize
+            }
+            if let layers {
+                guard layers >= 1 else { throw UserError("--layers must be at least 1, not \(layers)") }
+                settings.layers = layers
+            }
             if let codec { settings.codec = codec }
             if let codecFrom {
                 guard codec == nil else { throw UserError("give --codec or --codec-from, not both (the reused codec has its own type)") }

@@ -43,6 +43,10 @@ struct VideoCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if let shapes = try ShapesModelCommands.model(options) {
+                try ShapesModelCommands.video(self, model: shapes)
+                return
+            }
             let pipeline = try ModelLoading.pipeline(options, components: .all)
             guard let vq = pipeline.visionTokenizer, let imageProcessor = pipeline.imageProcessor else {
                 throw UserError("the checkpoint has no vision tokenizer")

@@ -1,0 +1,77 @@
+import EmuIO
+import Foundation
+import ShapesWorld
+import XCTest
+@testable import Emu3
+@testable import ShapesRecipe
+
+/// What `emu generate`, `chat` and `video` do with the bundled ShapesWorld model: its words are
+/// checked before a prompt reaches it, pictures must be its 64x64 canvas (or a whole multiple), generation is
+/// reproducible from a seed and steered by the negative prompt, and a clip's continuation fits the
+/// context it claims to.
+final class BundledModelTasksTests: XCTestCase {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models/shapes-emu3")
+
+    func testWordsOutsideTheVocabularyAreNamed() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        XCTAssertEqual(model.unknownWords(in: "a small red circle above a large blue square"), [])
+        XCTAssertEqual(model.unknownWords(in: "a purple-ish dog above a red dog"), ["purple-ish", "dog"])
+        XCTAssertThrowsError(try model.checkWords("a red dog", role: "--prompt")) { error in
+            XCTAssertEqual(error as? ShapesModelError, .unknownWords(role: "--prompt", words: ["dog"]))
+            XCTAssertTrue("\(error)".contains("'dog'"), "\(error)")
+        }
+        XCTAssertNoThrow(try model.checkWords("describe the image.", role: "--prompt"))
+    }
+
+    func testPicturesAreTheCanvasOrAWholeMultipleOfIt() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        for (width, height) in [(32, 32), (96, 96), (128, 64)] {
+            XCTAssertThrowsError(try model.canvasPicture(RGBImage(width: width, height: height), role: "--image x.png")) { error in
+                XCTAssertTrue("\(error)".contains("\(width)x\(height)"), "\(error)")
+            }
+        }
+        let scene = SceneRenderer.render(SceneGenerator.scene(seed: 1))
+        XCTAssertEqual(try model.canvasPicture(scene, role: "--image"), scene)
+        var enlarged = RGBImage(width: 4 * scene.width, height: 4 * scene.height)
+        for y in 0..<enlarged.height {
+            for x in 0..<enlarged.width {
+                for c in 0..<3 { enlarged.pixels[(y * enlarged.width + x) * 3 + c] = scene.pixels[((y / 4) * scene.width + x / 4) * 3 + c] }
+            }
+        }
+        XCTAssertEqual(try model.canvasPicture(enlarged, role: "--image"), scene, "a 4x enlargement averages back to the scene")
+    }
+
+    func testGenerationIsReproducibleAndFollowsTheNegativePrompt() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        var sampling = ShapesModel.imageSampling
+        sampling.seed = 7
+        let prompt = "a large green triangle"
+        let first = try model.generateImageIDs(prompt, guidance: 3, sampling: sampling)
+        let again = try model.generateImageIDs(prompt, guidance: 3, sampling: sampling)
+        XCTAssertEqual(first, again, "the same seed draws the same picture")
+        XCTAssertEqual(model.sequences.codes(in: first).count, model.sequences.rows * model.sequences.columns)
+        let picture = try model.image(fromIDs: first)
+        XCTAssertEqual([picture.width, picture.height], [Scene.canvasSize, Scene.canvasSize])
+        let steered = try model.generateImageIDs(prompt, negativePrompt: "a small red circle", guidance: 3, sampling: sampling)
+        XCTAssertNotEqual(first, steered, "the negative prompt is the unconditional branch of guidance")
+    }
+
+    func testVideoContinuationFitsTheContext() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let frameLength = model.sequences.rows * (model.sequences.columns + 1) + 1
+        let context = try XCTUnwrap(model.pipeline.transformer?.configuration.maxPositions)
+        let most = model.maxVideoFrames
+        XCTAssertGreaterThanOrEqual(most, VideoSimulator.defaultFrameCount, "an 8-frame clip fits")
+        let emptyPrompt = model.sequences.videoPrompt(prefixCodes: []).count
+        XCTAssertLessThanOrEqual(emptyPrompt + most * frameLength, context)
+        XCTAssertGreaterThan(emptyPrompt + (most + 1) * frameLength, context, "one frame more would not fit")
+
+        let clip = VideoSimulator.clip(seed: 3)
+        let ids = try model.continueVideoIDs(Array(clip.frames.prefix(2)), count: 1)
+        XCTAssertEqual(ids.count, frameLength, "one frame: its rows, their ends and the frame's end")
+        let frames = try model.frames(fromIDs: ids, count: 1)
+        XCTAssertEqual(frames.count, 1)
+        XCTAssertEqual(frames[0].width, Scene.canvasSize)
+    }
+}
