@@ -35,15 +35,17 @@ public struct ShapesEvaluation: Sendable {
     public init(model: ShapesModel) { self.model = model }
 
     /// GenEval-style accuracy. With sampling, prompt i draws with seed `sampling.seed + i`, so a run
-    /// is reproducible and prompts do not share one random stream.
-    public func textToImage(perCategory: Int, guidance: Float, sampling: SamplingParameters = ShapesModel.imageSampling) throws
+    /// is reproducible and prompts do not share one random stream. `reranking` draws several
+    /// pictures per prompt and scores the one the model rates best.
+    public func textToImage(perCategory: Int, guidance: Float, sampling: SamplingParameters = ShapesModel.imageSampling,
+                            reranking: ImageReranking = ImageReranking(candidates: 1)) throws
         -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
         let scorer = GenEvalScorer()
         var judgements: [GenEvalJudgement] = [], samples: [(GenEvalPrompt, RGBImage, Bool)] = []
         for (index, prompt) in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory).enumerated() {
             var draw = sampling
             draw.seed = sampling.seed &+ UInt64(index)
-            let image = try model.generateImage(prompt.prompt, guidance: guidance, sampling: draw)
+            let image = try model.image(fromIDs: model.generateImageIDs(prompt.prompt, guidance: guidance, sampling: draw, reranking: reranking))
             let judgement = scorer.judge(prompt, image: image)
             judgements.append(judgement)
             samples.append((prompt, image, judgement.correct))

@@ -29,6 +29,12 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup(title: "Text-to-image sampling (default: temperature 1, top-k 32, seed 0; prompt i uses seed + i)")
     var sampling: SamplingOptions
 
+    @Option(name: .customLong("best-of"), help: "Text-to-image: draw this many pictures per prompt and keep the one the model rates best (see --rerank).")
+    var bestOf: Int = 1
+
+    @Option(name: .long, help: "How --best-of rates pictures: contrast (log p(picture | prompt) - log p(picture | empty prompt)) or likelihood (log p(picture | prompt)).")
+    var rerank: ImageReranking.Score = .contrast
+
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
@@ -40,6 +46,8 @@ struct EvalCommand: ParsableCommand {
         var cfg: Float
         /// How text-to-image drew its tokens ("greedy", or "temperature 1.0, top-k 32, seed 0").
         var sampling: String = ""
+        /// Pictures drawn per text-to-image prompt, and how the kept one was chosen.
+        var reranking: ImageReranking
         var textToImage: GenEvalReport?
         /// True scenes for the same prompts, coded and decoded: what a perfect model would score.
         var codecCeiling: GenEvalReport?
@@ -54,7 +62,7 @@ struct EvalCommand: ParsableCommand {
         var seconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case model, codec, samples, cfg, sampling, understanding, video, actions, specialists, seconds
+            case model, codec, samples, cfg, sampling, reranking, understanding, video, actions, specialists, seconds
             case codecCeiling = "codec_ceiling"
             case actionsOnExpertStates = "actions_on_expert_states"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
@@ -64,6 +72,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard samples > 0 else { throw UserError("--samples must be positive") }
+            guard bestOf >= 1 else { throw UserError("--best-of must be at least 1") }
+            guard bestOf == 1 || !imageSampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
@@ -86,7 +96,8 @@ struct EvalCommand: ParsableCommand {
                     guard let scale = Float(part.trimmingCharacters(in: .whitespaces)), scale > 0 else {
                         throw UserError("--cfg-sweep: '\(part)' is not a positive number")
                     }
-                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale, sampling: imageSampling).report
+                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale, sampling: imageSampling,
+                                                                     reranking: reranking).report
                 }
                 report.cfgSweep = sweep
             }
@@ -95,6 +106,8 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
+    var reranking: ImageReranking { ImageReranking(candidates: bestOf, score: rerank) }
+
     var imageSampling: SamplingParameters {
         sampling.parameters(defaultTopK: ShapesModel.imageSampling.topK)
     }
@@ -102,7 +115,7 @@ struct EvalCommand: ParsableCommand {
     /// The model's report on `tasks` (held-out seeds, the same samples for every model).
     func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
-        var report = Report(model: model.directory.path, samples: samples, cfg: cfg, seconds: 0)
+        var report = Report(model: model.directory.path, samples: samples, cfg: cfg, reranking: reranking, seconds: 0)
         report.codec = "\(type(of: model.codec).kind), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
         let draw = imageSampling
         report.sampling = draw.greedy ? "greedy"
@@ -113,7 +126,7 @@ struct EvalCommand: ParsableCommand {
             let taskStart = Date()
             switch t {
             case .t2i:
-                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw).report
+                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw, reranking: reranking).report
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
@@ -135,7 +148,8 @@ struct EvalCommand: ParsableCommand {
             GripperDecision.allCases.compactMap { d in shares[d].map { "\(d.rawValue) \(f($0))" } }.joined(separator: ", ")
         }
         if let t = r.textToImage {
-            lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)): overall \(f(t.overall)); "
+            let picked = r.reranking.candidates > 1 ? ", best of \(r.reranking.candidates) by \(r.reranking.score.rawValue)" : ""
+            lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)\(picked)): overall \(f(t.overall)); "
                          + t.accuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(f($0.value))" }.joined(separator: ", "))
             // Why the wrong pictures fail, summed over categories (first failed check of each).
             var failed: [String: Int] = [:]
@@ -174,3 +188,5 @@ struct EvalCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+
+extension ImageReranking.Score: ExpressibleByArgument {}

@@ -57,6 +57,32 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertNotEqual(first, steered, "the negative prompt is the unconditional branch of guidance")
     }
 
+    func testRerankingKeepsTheBestRatedOfItsCandidates() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        var sampling = ShapesModel.imageSampling
+        sampling.seed = 11
+        let prompt = "a small red circle"
+        XCTAssertEqual(try model.generateImageIDs(prompt, sampling: sampling, reranking: ImageReranking(candidates: 1)),
+                       try model.generateImageIDs(prompt, sampling: sampling), "one candidate is plain generation")
+        var candidates: [[Int]] = []
+        for k in 0..<3 {
+            var draw = sampling
+            draw.seed = ImageReranking.seed(sampling.seed, candidate: k)
+            candidates.append(try model.generateImageIDs(prompt, sampling: draw))
+        }
+        XCTAssertEqual(Set(candidates).count, 3, "each candidate has its own seed")
+        for score in ImageReranking.Score.allCases {
+            let scores = try candidates.map { try model.imageScore($0, prompt: prompt, score: score) }
+            let kept = try model.generateImageIDs(prompt, sampling: sampling, reranking: ImageReranking(candidates: 3, score: score))
+            let best = try XCTUnwrap(scores.indices.max { scores[$0] < scores[$1] })
+            XCTAssertEqual(kept, candidates[best], "\(score): scores \(scores)")
+        }
+        // Contrast against the prompt itself is zero; likelihood is a log-probability.
+        XCTAssertEqual(try model.imageScore(candidates[0], prompt: prompt, negativePrompt: prompt, score: .contrast), 0, accuracy: 1e-3)
+        XCTAssertLessThan(try model.imageScore(candidates[0], prompt: prompt, score: .likelihood), 0)
+        XCTAssertThrowsError(try model.generateImageIDs(prompt, sampling: .greedy, reranking: ImageReranking(candidates: 2)))
+    }
+
     func testVideoContinuationFitsTheContext() throws {
         let model = try ShapesModel(directory: Self.folder)
         let frameLength = model.sequences.rows * (model.sequences.columns + 1) + 1

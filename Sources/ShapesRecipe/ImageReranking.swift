@@ -1,0 +1,68 @@
+import Emu3
+import EmuIO
+
+/// Text to image by drawing several pictures for one prompt and keeping the one the model itself
+/// rates best. The bundled model samples each code cell on its own, so an object's cells often
+/// disagree on its shape; among several draws, a picture whose cells agree may be rated higher.
+/// Only the model's own probabilities are used, never the evaluator.
+public struct ImageReranking: Sendable, Hashable, Codable {
+    public enum Score: String, Sendable, Hashable, Codable, CaseIterable {
+        /// log p(picture | prompt): the picture the model finds most likely for the prompt.
+        case likelihood
+        /// log p(picture | prompt) - log p(picture | negative prompt): the picture that the prompt
+        /// explains best, classifier-free guidance's contrast applied to whole pictures.
+        case contrast
+    }
+
+    /// Pictures drawn per prompt (1: no reranking).
+    public var candidates: Int
+    public var score: Score
+
+    public init(candidates: Int, score: Score = .contrast) {
+        self.candidates = candidates
+        self.score = score
+    }
+
+    /// Candidate k's sampling seed: candidate 0 keeps `seed` (so one candidate draws what plain
+    /// generation draws); the others are spread far from the seed + i of neighbouring prompts.
+    static func seed(_ seed: UInt64, candidate k: Int) -> UInt64 {
+        seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15
+    }
+}
+
+extension ShapesModel {
+    /// The model's rating of `ids` (a generated picture's tokens) as a drawing of `prompt`.
+    public func imageScore(_ ids: [Int], prompt: String, negativePrompt: String = "", score: ImageReranking.Score) throws -> Float {
+        func logLikelihood(_ caption: String) throws -> Float {
+            let context = sequences.textToImagePrompt(caption)
+            // Element t of `logprobs` is token t+1's, so the last ids.count belong to the picture.
+            return try generator.score(context + ids).logprobs.suffix(ids.count).reduce(0, +)
+        }
+        let conditional = try logLikelihood(prompt)
+        switch score {
+        case .likelihood: return conditional
+        case .contrast: return conditional - (try logLikelihood(negativePrompt))
+        }
+    }
+
+    /// `generateImageIDs` drawn `reranking.candidates` times (candidate k with its own seed), the
+    /// best-rated kept; ties go to the earlier candidate.
+    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
+                                 sampling: SamplingParameters = imageSampling, reranking: ImageReranking) throws -> [Int] {
+        guard reranking.candidates > 1 else {
+            return try generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: sampling)
+        }
+        guard !sampling.greedy else {
+            throw ShapesModelError.invalid("reranking", reason: "greedy decoding draws the same picture every time: sample to rerank")
+        }
+        var bestIDs: [Int] = [], bestScore = -Float.infinity
+        for k in 0..<reranking.candidates {
+            var draw = sampling
+            draw.seed = ImageReranking.seed(sampling.seed, candidate: k)
+            let ids = try generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: draw)
+            let score = try imageScore(ids, prompt: prompt, negativePrompt: negativePrompt, score: reranking.score)
+            if k == 0 || score > bestScore { (bestIDs, bestScore) = (ids, score) }
+        }
+        return bestIDs
+    }
+}
