@@ -52,6 +52,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: the decoder's layers (default: the recipe's 4).")
     var layers: Int?
 
+    @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 9000).")
+    var captions: Int?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -85,6 +88,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let layers {
                 guard layers >= 1 else { throw UserError("--layers must be at least 1, not \(layers)") }
                 settings.layers = layers
+            }
+            if let captions {
+                guard captions >= 1 else { throw UserError("--captions must be at least 1, not \(captions)") }
+                settings.captionCount = captions
             }
             if let codec { settings.codec = codec }
             if let codecFrom {
