@@ -24,7 +24,8 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let model = try ModelLoading.pipeline(options, components: .transformer)
+            // A ShapesWorld model's transformer is Emu3's; only its tokenizer differs, and ids skip it.
+            let model = try ShapesModelCommands.model(options)?.pipeline ?? ModelLoading.pipeline(options, components: .transformer)
             let sequence = try ModelLoading.readIDs(ids)
             let scored = try model.generator().score(sequence, lastLogits: logits)
             let result = Result(logprobs: scored.logprobs, logits: scored.logits)
