@@ -18,6 +18,10 @@ public struct ShapesRecipe {
         case patch
     }
 
+    /// Where a seed's training samples start in each task's train split (seeds a million apart,
+    /// so recipes with different seeds train on different scenes).
+    public static func trainingStart(seed: UInt64) -> Int { Int(seed) * 1_000_000 }
+
     public struct Settings: Codable, Sendable {
         public var seed: UInt64 = 0
         public var codec = Codec.vqvae
@@ -115,10 +119,11 @@ public struct ShapesRecipe {
             reusedCodec = codec
         }
         log("rendering data (seed \(s.seed))")
-        let captions = TaskData.captionedImages(.train, start: Int(s.seed) * 1_000_000, count: s.captionCount)
-        let questions = TaskData.questions(.train, start: Int(s.seed) * 1_000_000, count: s.questionCount)
-        let videos = TaskData.videoClips(.train, start: Int(s.seed) * 1_000_000, count: s.videoCount, frameCount: s.videoFrames)
-        let episodes = TaskData.actionEpisodes(.train, start: Int(s.seed) * 1_000_000, count: s.actionEpisodes)
+        let start = Self.trainingStart(seed: s.seed)
+        let captions = TaskData.captionedImages(.train, start: start, count: s.captionCount)
+        let questions = TaskData.questions(.train, start: start, count: s.questionCount)
+        let videos = TaskData.videoClips(.train, start: start, count: s.videoCount, frameCount: s.videoFrames)
+        let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes)
 
         // (1) the codec, from every task's pictures (or an existing model's).
         let codec = try reusedCodec ?? trainCodec(captions: captions, videos: videos, episodes: episodes)

@@ -51,6 +51,8 @@ struct EvalCommand: ParsableCommand {
         var textToImage: GenEvalReport?
         /// True scenes for the same prompts, coded and decoded: what a perfect model would score.
         var codecCeiling: GenEvalReport?
+        /// The text-to-image loss on true held-out and training scenes (how much is memorised).
+        var textToImageLoss: TextToImageLoss?
         var cfgSweep: [String: GenEvalReport]?
         var understanding: ShapesEvaluation.Understanding?
         var video: ShapesEvaluation.VideoReport?
@@ -63,7 +65,7 @@ struct EvalCommand: ParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case model, codec, samples, cfg, sampling, reranking, understanding, video, actions, specialists, seconds
-            case codecCeiling = "codec_ceiling"
+            case codecCeiling = "codec_ceiling", textToImageLoss = "text_to_image_loss"
             case actionsOnExpertStates = "actions_on_expert_states"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
@@ -128,6 +130,7 @@ struct EvalCommand: ParsableCommand {
             case .t2i:
                 report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw, reranking: reranking).report
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
+                report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
             case .actions:
@@ -159,6 +162,10 @@ struct EvalCommand: ParsableCommand {
         }
         if let c = r.codecCeiling {
             lines.append("  codec ceiling (\(r.codec); true scenes coded and decoded): overall \(f(c.overall))")
+        }
+        if let loss = r.textToImageLoss {
+            lines.append("  loss on true pictures, per token (\(loss.samples) scenes): held out \(f(loss.heldOut))"
+                         + (loss.training.map { ", training scenes \(f($0))" } ?? ""))
         }
         if let sweep = r.cfgSweep {
             for (scale, t) in sweep.sorted(by: { Float($0.key)! < Float($1.key)! }) { lines.append("  cfg \(scale): overall \(f(t.overall))") }

@@ -83,6 +83,28 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertThrowsError(try model.generateImageIDs(prompt, sampling: .greedy, reranking: ImageReranking(candidates: 2)))
     }
 
+    func testTextToImageLossReadsTheCaption() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let settings = try XCTUnwrap(model.trainingData, "recipe_settings.json decodes")
+        XCTAssertEqual(settings.seed, 0)
+        XCTAssertEqual(settings.captionCount, 9000)
+        XCTAssertEqual(settings.tasks, ShapesTask.allCases)
+        let scenes = TaskData.captionedImages(.heldOut, count: 12)
+        let loss = try model.textToImageLoss(scenes)
+        let vocabularySize = try XCTUnwrap(model.pipeline.transformer?.configuration.vocabularySize)
+        let uniform = log(Double(vocabularySize))
+        XCTAssertGreaterThan(loss, 0)
+        XCTAssertLessThan(loss, uniform, "better than guessing among \(vocabularySize) tokens")
+        // The same pictures under the next scene's caption: a model that draws from its caption
+        // finds them less likely.
+        var swapped = scenes
+        for i in swapped.indices { swapped[i].caption = scenes[(i + 1) % scenes.count].caption }
+        XCTAssertGreaterThan(try model.textToImageLoss(swapped), loss + 0.05)
+        let report = try ShapesEvaluation(model: model).textToImageLoss(samples: 4)
+        XCTAssertEqual(report.samples, 4)
+        XCTAssertNotNil(report.training, "the bundled model's own training scenes are known")
+    }
+
     func testVideoContinuationFitsTheContext() throws {
         let model = try ShapesModel(directory: Self.folder)
         let frameLength = model.sequences.rows * (model.sequences.columns + 1) + 1
