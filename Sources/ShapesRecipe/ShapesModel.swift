@@ -136,17 +136,22 @@ public struct ShapesModel: Sendable {
     /// to `maxTokens` words).
     public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32,
                        sampling: SamplingParameters = .greedy) throws -> String {
+        try sequences.tokenizer.decode(answerIDs(question, about: image, maxTokens: maxTokens, sampling: sampling),
+                                       skipSpecialTokens: true)
+    }
+
+    /// The generated tokens of `answer` (its words, then EOS unless `maxTokens` cut it short).
+    public func answerIDs(_ question: String, about image: RGBImage, maxTokens: Int = 32,
+                          sampling: SamplingParameters = .greedy) throws -> [Int] {
         let prompt = sequences.questionPrompt(imageCodes: try codec.encode(image), question: question)
-        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling,
-                                                              stopTokens: [vocabulary.specials.endOfSequence]))
-        return try sequences.tokenizer.decode(result.ids, skipSpecialTokens: true)
+        return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling,
+                                                        stopTokens: [vocabulary.specials.endOfSequence])).ids
     }
 
     /// The most frames, given and predicted together, that fit the model's context.
     public var maxVideoFrames: Int {
-        let frameLength = sequences.rows * (sequences.columns + 1) + 1
         let context = pipeline.transformer?.configuration.maxPositions ?? 0
-        return (context - sequences.videoPrompt(prefixCodes: []).count) / frameLength
+        return (context - sequences.videoPrompt(prefixCodes: []).count) / sequences.frameLength
     }
 
     /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained).
@@ -160,7 +165,7 @@ public struct ShapesModel: Sendable {
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
-                                             offsetAtStart: prefixCodes.count * (sequences.rows * (sequences.columns + 1) + 1))
+                                             offsetAtStart: prefixCodes.count * sequences.frameLength)
         return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
                                                         sampling: sampling, constraint: constraint)).ids
     }

@@ -30,6 +30,9 @@ public struct ShapesSequences: Sendable {
     /// `BOI "H*W" IMG`
     public var imageHeader: [Int] { [specials.beginOfImage] + text("\(rows)*\(columns)") + [specials.imageWrapper] }
 
+    /// Tokens of one frame: its rows, each closed by EOL, then EOF.
+    public var frameLength: Int { rows * (columns + 1) + 1 }
+
     /// One frame's rows, each closed by EOL, then EOF.
     public func frameTokens(_ codes: [Int]) -> [Int] {
         let visual = vocabulary.visualTokens

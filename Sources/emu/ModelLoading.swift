@@ -25,10 +25,13 @@ enum ModelLoading {
     }
 
     /// Whether `url` holds a ShapesWorld model (its config.json names its picture codec).
-    static func isShapesModel(_ url: URL) -> Bool {
+    static func isShapesModel(_ url: URL) -> Bool { shapesCodec(url) != nil }
+
+    /// The `shapes_codec` entry of `url`'s config.json: present only in ShapesWorld models.
+    private static func shapesCodec(_ url: URL) -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path),
-              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
-        return config["shapes_codec"] is [String: Any]
+              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return config["shapes_codec"] as? [String: Any]
     }
 
     /// The bundled ShapesWorld model has a word-level tokenizer and its own sequence layout: the
@@ -37,9 +40,7 @@ enum ModelLoading {
     /// tokenizer is Emu3's VQ-VAE, which `emu vq` runs (`visionTokenizerOnly`), unless the folder
     /// is one of the first models, coded by a patch codebook.
     static func refuseShapesModel(_ url: URL, visionTokenizerOnly: Bool = false) throws {
-        guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path),
-              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let codec = config["shapes_codec"] as? [String: Any] else { return }
+        guard let codec = shapesCodec(url) else { return }
         if visionTokenizerOnly {
             guard codec["type"] as? String != VisionTokenizerCodec.kind else { return }
             throw UserError("\(url.path) is a ShapesWorld model whose pictures are coded by a patch codebook, not Emu3's VQ-VAE: "

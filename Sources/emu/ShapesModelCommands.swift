@@ -2,6 +2,7 @@ import Emu3
 import EmuIO
 import Foundation
 import ShapesRecipe
+import ShapesWorld
 
 /// `emu generate`, `chat` and `video` on a ShapesWorld model (the bundled one by default). Its
 /// word-level tokenizer and sequence layout are its world's, not Emu3's chat template and
@@ -46,14 +47,14 @@ enum ShapesModelCommands {
         guard command.system == nil, !command.raw else {
             throw UserError("the ShapesWorld model has no chat template or system message: drop --system and --raw")
         }
-        let answer = try userFacing { () throws -> String in
+        let ids = try userFacing { () throws -> [Int] in
             try model.checkWords(command.prompt, role: "--prompt")
             let picture = try model.canvasPicture(try ImageFile.read(URL(fileURLWithPath: command.image[0])), role: "--image \(command.image[0])")
-            return try model.answer(command.prompt, about: picture, maxTokens: command.maxNewTokens ?? 32,
-                                    sampling: command.sampling.parameters(greedyByDefault: true))
+            return try model.answerIDs(command.prompt, about: picture, maxTokens: command.maxNewTokens ?? 32,
+                                       sampling: command.sampling.parameters(greedyByDefault: true))
         }
+        let answer = try model.sequences.tokenizer.decode(ids, skipSpecialTokens: true)
         if command.options.json {
-            let ids = try model.sequences.tokenizer.encode(answer)
             try Output.printJSON(ChatCommand.Result(text: answer, ids: ids))
         } else {
             print(answer)
@@ -87,5 +88,5 @@ enum ShapesModelCommands {
         }
     }
 
-    static var canvas: String { "64x64" }
+    static var canvas: String { "\(Scene.canvasSize)x\(Scene.canvasSize)" }
 }

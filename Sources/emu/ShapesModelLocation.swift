@@ -6,8 +6,6 @@ enum ShapesModelLocation {
     static func load(_ explicit: String?) throws -> ShapesModel {
         let url = URL(fileURLWithPath: try explicit ?? ModelLoading.bundledModelDirectory())
         Output.log("loading \(url.path)")
-        do { return try ShapesModel(directory: url) } catch let error as ShapesModelError {
-            throw UserError(error.description)
-        }
+        return try ShapesModelCommands.userFacing { try ShapesModel(directory: url) }
     }
 }

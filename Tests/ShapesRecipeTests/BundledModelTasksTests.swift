@@ -99,14 +99,28 @@ final class BundledModelTasksTests: XCTestCase {
         // finds them less likely.
         var swapped = scenes
         for i in swapped.indices { swapped[i].caption = scenes[(i + 1) % scenes.count].caption }
-        XCTAssertGreaterThan(try model.textToImageLoss(swapped), loss + 0.05)
+        let swappedLoss = try model.textToImageLoss(swapped)
+        print("text-to-image loss on 12 held-out scenes: own captions \(loss), swapped captions \(swappedLoss)")
+        // Measured 1.86 against 2.18 (scoring is deterministic); the margin leaves room for kernels.
+        XCTAssertGreaterThan(swappedLoss, loss + 0.2)
         let report = try ShapesEvaluation(model: model).textToImageLoss(samples: 4)
         XCTAssertEqual(report.samples, 4)
         XCTAssertNotNil(report.training, "the bundled model's own training scenes are known")
     }
 
+    func testAnswerIDsAreTheGeneratedTokens() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let picture = SceneRenderer.render(SceneGenerator.scene(seed: 2))
+        let ids = try model.answerIDs("describe the image.", about: picture)
+        XCTAssertEqual(ids.last, model.vocabulary.specials.endOfSequence, "the answer ends where the model stopped")
+        XCTAssertEqual(try model.sequences.tokenizer.decode(ids, skipSpecialTokens: true),
+                       try model.answer("describe the image.", about: picture))
+        XCTAssertEqual(try model.answerIDs("describe the image.", about: picture, maxTokens: 2).count, 2)
+    }
+
     func testVideoContinuationFitsTheContext() throws {
         let model = try ShapesModel(directory: Self.folder)
+        // Counted here from the layout (rows closed by EOL, then EOF), not from the code under test.
         let frameLength = model.sequences.rows * (model.sequences.columns + 1) + 1
         let context = try XCTUnwrap(model.pipeline.transformer?.configuration.maxPositions)
         let most = model.maxVideoFrames
