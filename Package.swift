@@ -31,7 +31,7 @@ let package = Package(
         // The bundled model's recipe and task runners: ShapesWorld's data through Emu3 and EmuTraining.
         .target(name: "ShapesRecipe", dependencies: ["ShapesWorld", "Emu3", "EmuTraining", "EmuTensor", "EmuIO", "EmuTokenizers"]),
         .target(name: "EmuServer", dependencies: [
-            "Emu3", "EmuIO", "EmuTokenizers",
+            "Emu3", "EmuIO", "EmuTokenizers", "ShapesRecipe",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "emu", dependencies: [
@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "EmuTrainingTests", dependencies: ["EmuTraining", "Emu3", "EmuTensor", "EmuIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
         .testTarget(name: "ShapesRecipeTests", dependencies: ["ShapesRecipe", "ShapesWorld", "Emu3", "EmuTensor", "EmuTraining"]),
-        .testTarget(name: "EmuServerTests", dependencies: ["EmuServer", "Emu3", "EmuIO", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "EmuServerTests", dependencies: ["EmuServer", "Emu3", "EmuIO", "ShapesRecipe", "ShapesWorld", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -2,13 +2,19 @@ import Emu3
 import EmuIO
 import EmuTensor
 import Foundation
+import ShapesRecipe
 
 /// The one loaded model behind the HTTP API. An actor: its methods do not suspend while they
 /// compute, so requests run one at a time, in arrival order, and concurrent requests simply queue.
 /// Every method turns a request document into library calls and the result back into a document;
-/// the model logic itself lives in Emu3.
+/// the model logic itself lives in Emu3 (and, for a ShapesWorld model, in ShapesRecipe: its
+/// transformer and generator are Emu3's, its words, sequence layout and picture codec its own;
+/// see ShapesModelService.swift).
 public actor ModelService {
     public let pipeline: Emu3Pipeline
+    /// Set when the served folder is a ShapesWorld model (the bundled one); `pipeline` is then its
+    /// transformer with the word-level tokenizer.
+    let shapes: ShapesModel?
     /// Shown by `/health`: the checkpoint folder's name.
     public let modelName: String
     /// New tokens of a chat answer when the request does not say.
@@ -18,7 +24,17 @@ public actor ModelService {
 
     public init(pipeline: Emu3Pipeline, modelName: String? = nil) {
         self.pipeline = pipeline
+        self.shapes = nil
         self.modelName = modelName ?? pipeline.directory.lastPathComponent
+    }
+
+    /// Serves a ShapesWorld model: chat answers about one 64x64 picture, image generation draws
+    /// its canvas, the vision tokenizer endpoints use its codec; scoring and `prompt_ids` chat are
+    /// the same as for any checkpoint.
+    public init(shapes model: ShapesModel, modelName: String? = nil) {
+        self.pipeline = model.pipeline
+        self.shapes = model
+        self.modelName = modelName ?? model.directory.lastPathComponent
     }
 
     private var transformer: Transformer {
@@ -100,6 +116,7 @@ public actor ModelService {
             return ids
         }
         guard let text = request.prompt else { throw APIError.badRequest("missing field 'prompt'") }
+        if let shapes { return try shapesChatPrompt(text, request: request, model: shapes) }
         guard pipeline.tokenizer != nil else {
             throw APIError(.notImplemented, "the checkpoint has no usable text tokenizer: send prompt_ids instead of prompt")
         }
@@ -115,6 +132,7 @@ public actor ModelService {
     // MARK: Image generation
 
     public func generateImage(_ request: ImageGenerationRequest) throws -> ImageGenerationResponse {
+        if let shapes { return try generateShapesImage(request, model: shapes) }
         let model = try transformer
         let vision = try visionTokenizer
         let processor = try pipeline.processor()
@@ -148,12 +166,14 @@ public actor ModelService {
 
     public func encode(_ request: EncodeRequest) throws -> CodesDocument {
         let image = try decodeImage(request.image, field: "image")
+        if let shapes { return try encodeShapesPicture(image, model: shapes) }
         let codes = try codes(of: image)
         return CodesDocument(frames: codes.frames, height: codes.height, width: codes.width,
                              pixelHeight: image.height, pixelWidth: image.width, codes: codes.nested)
     }
 
     public func decode(_ request: CodesDocument) throws -> DecodedImageResponse {
+        if let shapes { return try decodeShapesCodes(request, model: shapes) }
         let vision = try visionTokenizer
         guard let grid = VisionCodes(nested: request.codes) else {
             throw APIError.badRequest("codes: expected a non-empty [frames][rows][columns] array with rows of equal length")
@@ -177,7 +197,7 @@ public actor ModelService {
         return try pipeline.preprocessorConfiguration().spatialFactor
     }
 
-    private func decodeImage(_ encoded: String, field: String) throws -> RGBImage {
+    func decodeImage(_ encoded: String, field: String) throws -> RGBImage {
         // Accept a data URL ("data:image/png;base64,...") as well as bare base64.
         let payload = encoded.hasPrefix("data:") ? String(encoded.drop(while: { $0 != "," }).dropFirst()) : encoded
         guard let data = Data(base64Encoded: payload, options: .ignoreUnknownCharacters), !data.isEmpty else {
@@ -206,7 +226,7 @@ public actor ModelService {
         }
     }
 
-    private func checkIDs(_ ids: [Int], field: String, model: Transformer) throws {
+    func checkIDs(_ ids: [Int], field: String, model: Transformer) throws {
         guard !ids.isEmpty else { throw APIError.badRequest("\(field) is empty") }
         let size = model.configuration.vocabularySize
         if let offset = ids.firstIndex(where: { !(0..<size).contains($0) }) {
@@ -228,7 +248,7 @@ public actor ModelService {
         return requested
     }
 
-    private func samplingParameters(_ fields: SamplingFields, defaultTopK: Int?) throws -> (SamplingParameters, UInt64) {
+    func samplingParameters(_ fields: SamplingFields, defaultTopK: Int?) throws -> (SamplingParameters, UInt64) {
         // The generator checks these too; checking here keeps a streamed answer from failing mid-stream.
         if let t = fields.temperature, !(t > 0 && t.isFinite) {
             throw APIError.badRequest("temperature must be a positive number, got \(t)")

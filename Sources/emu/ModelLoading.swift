@@ -35,7 +35,7 @@ enum ModelLoading {
     }
 
     /// The bundled ShapesWorld model has a word-level tokenizer and its own sequence layout: the
-    /// Emu3 pipeline cannot run its transformer; `emu generate`, `chat`, `video`, `score`, `demo`
+    /// Emu3 pipeline cannot run its transformer; `emu generate`, `chat`, `video`, `score`, `serve`, `demo`
     /// and `eval` run it through `ShapesModel` (see ShapesModelCommands). Its vision
     /// tokenizer is Emu3's VQ-VAE, which `emu vq` runs (`visionTokenizerOnly`), unless the folder
     /// is one of the first models, coded by a patch codebook.
@@ -47,7 +47,7 @@ enum ModelLoading {
                             + "pass --model DIR with an Emu3 checkpoint or vision tokenizer")
         }
         throw UserError("\(url.path) is the bundled ShapesWorld model, whose word-level tokenizer and sequence layout are "
-                        + "ShapesWorld's, not Emu3's: run it with `emu generate`, `chat`, `video`, `score`, `demo` or `eval` "
+                        + "ShapesWorld's, not Emu3's: run it with `emu generate`, `chat`, `video`, `score`, `serve`, `demo` or `eval` "
                         + "(its vision tokenizer with `emu vq`), "
                         + "or pass --model DIR with an Emu3 checkpoint")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Emu3
 import EmuServer
 import Foundation
+import ShapesRecipe
 
 /// `emu serve`: the HTTP API (docs/server.md) over one loaded checkpoint.
 struct ServeCommand: AsyncParsableCommand {
@@ -26,11 +27,24 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var pipeline: Emu3Pipeline?
-        try runReportingErrors { pipeline = try ModelLoading.pipeline(options, components: .all) }
-        guard let pipeline else { throw ExitCode(1) }
-        let service = ModelService(pipeline: pipeline)
-        Output.log("serving \(pipeline.directory.path) on http://\(host):\(port)")
+        var service: ModelService?
+        var directory = ""
+        try runReportingErrors {
+            // The bundled ShapesWorld model is served by the same API, within its world's limits
+            // (docs/server.md, "The bundled model").
+            let folder = try ModelLoading.directory(options)
+            if ModelLoading.isShapesModel(URL(fileURLWithPath: folder)) {
+                let model = try ShapesModelLocation.load(folder)
+                service = ModelService(shapes: model)
+                directory = model.directory.path
+            } else {
+                let pipeline = try ModelLoading.pipeline(options, components: .all)
+                service = ModelService(pipeline: pipeline)
+                directory = pipeline.directory.path
+            }
+        }
+        guard let service else { throw ExitCode(1) }
+        Output.log("serving \(directory) on http://\(host):\(port)")
         let application = EmuHTTPServer.application(service: service, host: host, port: port, maxBodySize: maxBodySize)
         try await application.runService()
     }
