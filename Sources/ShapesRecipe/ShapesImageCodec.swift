@@ -52,17 +52,42 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
     /// cannot be saved).
     let weights: [String: Tensor]
     let processor = ImageProcessor()
+    /// When set, the codes of the empty canvas, and every empty cell of a picture (the cell and
+    /// half a cell around it all background) gets the empty canvas's code at its place. The
+    /// VQ-VAE's codes see far beyond their cell, so without this an empty cell's code depends on
+    /// objects elsewhere in the picture, later ones in raster order included: hundreds of codes
+    /// for nothing (`BackgroundCodes`), noise the transformer can neither learn nor sample right.
+    /// The decoder is unchanged. Stored in config.json as `shapes_codec.blank_codes`.
+    public let blankCodes: [Int]?
 
-    public init(tokenizer: VisionTokenizer, weights: [String: Tensor] = [:]) {
+    public init(tokenizer: VisionTokenizer, weights: [String: Tensor] = [:], blankCodes: [Int]? = nil) {
         self.tokenizer = tokenizer
         self.weights = weights
+        self.blankCodes = blankCodes
+    }
+
+    /// This codec with its empty cells given one code per place (see `blankCodes`).
+    public func withBlankCells() throws -> VisionTokenizerCodec {
+        let side = Scene.canvasSize
+        let empty = RGBImage(width: side, height: side, pixels: [UInt8]((0..<(side * side)).flatMap { _ in
+            [sceneBackground.r, sceneBackground.g, sceneBackground.b] }))
+        let plain = VisionTokenizerCodec(tokenizer: tokenizer, weights: weights)
+        return VisionTokenizerCodec(tokenizer: tokenizer, weights: weights, blankCodes: try plain.encode(empty))
     }
 
     public var codeCount: Int { tokenizer.configuration.codebookSize }
     public var spatialFactor: Int { tokenizer.spatialFactor }
 
     public func encode(_ image: RGBImage) throws -> [Int] {
-        try tokenizer.encode(image: processor.pixelValues(image)).values
+        var codes = try tokenizer.encode(image: processor.pixelValues(image)).values
+        if let blankCodes, blankCodes.count == codes.count {
+            let cell = spatialFactor, columns = image.width / cell
+            for i in codes.indices where BackgroundCodes.isEmpty(image, x: (i % columns) * cell - cell / 2,
+                                                                 y: (i / columns) * cell - cell / 2, side: 2 * cell) {
+                codes[i] = blankCodes[i]
+            }
+        }
+        return codes
     }
 
     public func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage {
@@ -86,7 +111,7 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
         return CodecCheckpointEntries(
             tensors: Dictionary(uniqueKeysWithValues: weights.map { ("model.vqmodel." + $0.key, $0.value) }),
             config: ["vq_config": try TrainableVisionTokenizer.configDictionary(tokenizer.configuration),
-                     "shapes_codec": ["type": Self.kind]],  // size and stride are the vq_config's
+                     "shapes_codec": blankCodes.map { ["type": Self.kind, "blank_codes": $0] } ?? ["type": Self.kind]],  // size and stride are the vq_config's
             files: ["preprocessor_config.json": try JSONSerialization.data(withJSONObject: preprocessor, options: [.prettyPrinted, .sortedKeys])])
     }
 }
@@ -104,5 +129,63 @@ public enum CodecCeiling {
             judgements.append(scorer.judge(prompt, image: try codec.decode(codes, rows: grid, columns: grid)))
         }
         return GenEvalScorer.report(judgements)
+    }
+}
+
+/// How many codes the codec spends on empty canvas. A cell whose neighbourhood (the cell and half a
+/// cell around it) is all background carries no information, so an ideal codec gives it one code;
+/// every extra code there is noise the transformer must predict and can sample wrong. A VQ-VAE's
+/// codes see beyond their cell, so its empty cells take codes that depend on objects elsewhere,
+/// including objects later in raster order, which no next-token model can know.
+public struct BackgroundCodes: Codable, Sendable, Hashable {
+    /// Empty cells seen.
+    public var cells: Int
+    /// Distinct codes on them.
+    public var distinctCodes: Int
+    /// Entropy of their code distribution, in nats (0 for one code; log 1024 = 6.9 for uniform).
+    public var entropy: Double
+
+    enum CodingKeys: String, CodingKey {
+        case cells, entropy
+        case distinctCodes = "distinct_codes"
+    }
+
+    /// Over `count` held-out captioned scenes (objects anywhere, as the recipe trains on them).
+    public static func measure(_ codec: any ShapesImageCodec, scenes count: Int) throws -> BackgroundCodes {
+        let pictures = TaskData.captionedImages(.heldOut, count: count).map(\.image)
+        return try measure(codec, pictures: pictures)
+    }
+
+    public static func measure(_ codec: any ShapesImageCodec, pictures: [RGBImage]) throws -> BackgroundCodes {
+        let cell = codec.spatialFactor
+        var counts: [Int: Int] = [:]
+        for picture in pictures {
+            let codes = try codec.encode(picture)
+            let columns = picture.width / cell
+            for (index, code) in codes.enumerated() {
+                let row = index / columns, column = index % columns
+                if isEmpty(picture, x: column * cell - cell / 2, y: row * cell - cell / 2, side: 2 * cell) {
+                    counts[code, default: 0] += 1
+                }
+            }
+        }
+        let total = counts.values.reduce(0, +)
+        let entropy = counts.values.reduce(0.0) { sum, n in
+            let p = Double(n) / Double(total)
+            return sum - p * Foundation.log(p)
+        }
+        return BackgroundCodes(cells: total, distinctCodes: counts.count, entropy: entropy)
+    }
+
+    /// Whether the square of `side` pixels at (x, y), clipped to the picture, is all background.
+    static func isEmpty(_ picture: RGBImage, x: Int, y: Int, side: Int) -> Bool {
+        let background = [sceneBackground.r, sceneBackground.g, sceneBackground.b]
+        for py in max(0, y)..<min(picture.height, y + side) {
+            for px in max(0, x)..<min(picture.width, x + side) {
+                let offset = (py * picture.width + px) * 3
+                if picture.pixels[offset..<(offset + 3)].elementsEqual(background) == false { return false }
+            }
+        }
+        return true
     }
 }

@@ -29,13 +29,17 @@ public struct ShapesModel: Sendable {
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
         case VisionTokenizerCodec.kind:
+            // The weights are kept (4 MB), so a recipe can reuse this codec and save it again.
+            let tokenizer: VisionTokenizer, weights: [String: Tensor]
             do {
-                // The weights are kept (4 MB), so a recipe can reuse this codec and save it again.
-                let (configuration, weights) = try VisionTokenizer.weights(directory: directory.path)
-                codec = VisionTokenizerCodec(tokenizer: try VisionTokenizer(configuration: configuration, weights: weights), weights: weights)
+                let loaded = try VisionTokenizer.weights(directory: directory.path)
+                weights = loaded.weights
+                tokenizer = try VisionTokenizer(configuration: loaded.configuration, weights: weights)
             } catch {
                 throw ShapesModelError.invalid("model.safetensors", reason: "its VQ-VAE does not load: \(error)")
             }
+            codec = VisionTokenizerCodec(tokenizer: tokenizer, weights: weights,
+                                         blankCodes: try Self.blankCodes(codecEntry["blank_codes"], codeCount: tokenizer.configuration.codebookSize))
         case PatchCodebook.kind:
             codec = try Self.patchCodebook(in: directory, size: vocabulary.codebookSize)
         default:
@@ -47,6 +51,16 @@ public struct ShapesModel: Sendable {
         let grid = Scene.canvasSize / codec.spatialFactor
         sequences = ShapesSequences(vocabulary: vocabulary, rows: grid, columns: grid)
         generator = try pipeline.generator()
+    }
+
+    /// `shapes_codec.blank_codes`: absent, or one code in the codebook per cell of the canvas.
+    static func blankCodes(_ entry: Any?, codeCount: Int) throws -> [Int]? {
+        guard let entry else { return nil }
+        let cells = Scene.canvasSize * Scene.canvasSize / 64
+        guard let codes = entry as? [Int], codes.count == cells, codes.allSatisfy({ (0..<codeCount).contains($0) }) else {
+            throw ShapesModelError.invalid("config.json", reason: "shapes_codec.blank_codes must be \(cells) codes below \(codeCount)")
+        }
+        return codes
     }
 
     static func patchCodebook(in directory: URL, size: Int) throws -> PatchCodebook {

@@ -41,6 +41,12 @@ public struct ShapesRecipe {
         public var vqBatchSize = 8
         public var vqLearningRate: Float = 2e-3
         public var captionCount = 9000
+        /// Object centres of captioned and questioned scenes on multiples of this (1: any pixel).
+        /// An experiment: 8, the codec's stride, shows every object at one offset in its cells.
+        public var positionStep = 1
+        /// Give the VQ-VAE's empty cells the empty canvas's codes (`VisionTokenizerCodec.blankCodes`).
+        /// A reused codec that has them keeps them.
+        public var blankCells = false
         public var questionCount = 6000
         public var videoCount = 1200
         public var videoFrames = 6
@@ -120,13 +126,18 @@ public struct ShapesRecipe {
         }
         log("rendering data (seed \(s.seed))")
         let start = Self.trainingStart(seed: s.seed)
-        let captions = TaskData.captionedImages(.train, start: start, count: s.captionCount)
-        let questions = TaskData.questions(.train, start: start, count: s.questionCount)
+        let captions = TaskData.captionedImages(.train, start: start, count: s.captionCount, positionStep: s.positionStep)
+        let questions = TaskData.questions(.train, start: start, count: s.questionCount, positionStep: s.positionStep)
         let videos = TaskData.videoClips(.train, start: start, count: s.videoCount, frameCount: s.videoFrames)
         let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes)
 
         // (1) the codec, from every task's pictures (or an existing model's).
-        let codec = try reusedCodec ?? trainCodec(captions: captions, videos: videos, episodes: episodes)
+        var codec = try reusedCodec ?? trainCodec(captions: captions, videos: videos, episodes: episodes)
+        if let vq = codec as? VisionTokenizerCodec {
+            if s.blankCells && vq.blankCodes == nil { codec = try vq.withBlankCells() }
+            s.blankCells = (codec as? VisionTokenizerCodec)?.blankCodes != nil
+        }
+        if s.blankCells { log("empty cells coded as the empty canvas") }
         let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)
         log(String(format: "codec ceiling (true held-out scenes, coded and decoded): GenEval overall %.3f", codecCeiling.overall)
             + ", " + codecCeiling.accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", "))

@@ -29,6 +29,8 @@ extension ShapesModel {
         public var seed: UInt64
         public var captionCount: Int
         public var tasks: [ShapesTask]
+        /// Absent in folders written before the setting existed (their objects lie anywhere).
+        public var positionStep: Int?
     }
 
     /// Mean negative log-likelihood per predicted token of `samples`' pictures given their captions.
@@ -50,11 +52,14 @@ extension ShapesEvaluation {
     /// Text-to-image loss on `count` held-out scenes and on the first `count` scenes the model
     /// trained on (the recipe draws them from seed x 1,000,000 on; see `ShapesRecipe`).
     public func textToImageLoss(samples count: Int) throws -> TextToImageLoss {
-        let heldOut = try model.textToImageLoss(TaskData.captionedImages(.heldOut, count: count))
+        // Held-out scenes come from the world the model was trained on (objects on its grid).
+        let settings = model.trainingData
+        let step = settings?.positionStep ?? 1
+        let heldOut = try model.textToImageLoss(TaskData.captionedImages(.heldOut, count: count, positionStep: step))
         var training: Double?
-        if let settings = model.trainingData, settings.tasks.contains(.textToImage) {
+        if let settings, settings.tasks.contains(.textToImage) {
             let trained = TaskData.captionedImages(.train, start: ShapesRecipe.trainingStart(seed: settings.seed),
-                                                   count: min(count, settings.captionCount))
+                                                   count: min(count, settings.captionCount), positionStep: step)
             training = try model.textToImageLoss(trained)
         }
         return TextToImageLoss(heldOut: heldOut, training: training, samples: count)

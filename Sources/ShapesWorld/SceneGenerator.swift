@@ -24,19 +24,20 @@ public enum SceneGenerator {
         return scene(kind: kind, using: &rng)
     }
 
-    /// A scene of a kind drawn uniformly.
-    public static func scene(seed: UInt64) -> Scene {
+    /// A scene of a kind drawn uniformly. `positionStep` > 1 puts object centres on multiples of
+    /// it (8, the VQ-VAE's stride, puts every object at the same offset within its code cells).
+    public static func scene(seed: UInt64, positionStep: Int = 1) -> Scene {
         var rng = SeededRandom(seed: seed, stream: 2)
         let kind = rng.element(of: SceneKind.allCases)
-        return scene(kind: kind, using: &rng)
+        return scene(kind: kind, positionStep: positionStep, using: &rng)
     }
 
-    public static func scene(kind: SceneKind, using rng: inout SeededRandom) -> Scene {
+    public static func scene(kind: SceneKind, positionStep: Int = 1, using rng: inout SeededRandom) -> Scene {
         // Layout attempts rarely fail (three large squares are the tightest case); on failure the
         // attributes are redrawn too, so the loop always ends.
         while true {
             let kinds = attributes(for: kind, using: &rng)
-            if let objects = place(kinds, requireRelation: kind == .pair, using: &rng) {
+            if let objects = place(kinds, requireRelation: kind == .pair, positionStep: positionStep, using: &rng) {
                 return Scene(objects: objects)
             }
         }
@@ -84,18 +85,20 @@ public enum SceneGenerator {
         }
     }
 
-    /// Places objects at integer centres without overlap; nil when 200 tries found no layout.
-    static func place(_ objects: [SceneObject], requireRelation: Bool, canvas: Int = Scene.canvasSize,
-                      using rng: inout SeededRandom) -> [SceneObject]? {
+    /// Places objects at integer centres (multiples of `positionStep`) without overlap; nil when
+    /// 200 tries found no layout.
+    static func place(_ objects: [SceneObject], requireRelation: Bool, positionStep: Int = 1,
+                      canvas: Int = Scene.canvasSize, using rng: inout SeededRandom) -> [SceneObject]? {
+        precondition(positionStep >= 1, "positionStep must be at least 1")
         for _ in 0..<200 {
             var placed: [SceneObject] = []
             for var object in objects {
                 var found = false
                 for _ in 0..<50 {
-                    let low = Int((object.halfSize + borderMargin).rounded(.up))
-                    let high = canvas - low
-                    object.x = Double(rng.int(in: low...high))
-                    object.y = Double(rng.int(in: low...high))
+                    let margin = Int((object.halfSize + borderMargin).rounded(.up))
+                    let low = (margin + positionStep - 1) / positionStep, high = (canvas - margin) / positionStep
+                    object.x = Double(rng.int(in: low...high) * positionStep)
+                    object.y = Double(rng.int(in: low...high) * positionStep)
                     let clear = placed.allSatisfy { other in
                         let dx = other.x - object.x, dy = other.y - object.y
                         return (dx * dx + dy * dy).squareRoot() >= other.boundingRadius + object.boundingRadius + objectGap

@@ -50,21 +50,24 @@ public enum TaskData {
 
     static func indices(_ start: Int, _ count: Int) -> Range<Int> { start..<(start + max(0, count)) }
 
-    /// (caption, image) pairs; scene kinds drawn uniformly.
-    public static func captionedImages(_ split: DataSplit, start: Int = 0, count: Int) -> [CaptionedImage] {
+    /// (caption, image) pairs; scene kinds drawn uniformly; object centres on multiples of
+    /// `positionStep`.
+    public static func captionedImages(_ split: DataSplit, start: Int = 0, count: Int,
+                                       positionStep: Int = 1) -> [CaptionedImage] {
         indices(start, count).map { index in
-            let scene = SceneGenerator.scene(seed: seed(split, .caption, index: index))
+            let scene = SceneGenerator.scene(seed: seed(split, .caption, index: index), positionStep: positionStep)
             return CaptionedImage(scene: scene, image: SceneRenderer.render(scene), caption: CaptionGrammar.caption(scene),
                                   alternativeCaptions: CaptionGrammar.alternativeCaptions(scene))
         }
     }
 
     /// (image, question, answer) triples; question kinds drawn uniformly among those the scene allows.
-    public static func questions(_ split: DataSplit, start: Int = 0, count: Int) -> [QuestionSample] {
+    public static func questions(_ split: DataSplit, start: Int = 0, count: Int,
+                                 positionStep: Int = 1) -> [QuestionSample] {
         indices(start, count).map { index in
             var rng = SeededRandom(seed: seed(split, .question, index: index), stream: 7)
             let kind = rng.element(of: SceneKind.allCases)
-            let scene = SceneGenerator.scene(kind: kind, using: &rng)
+            let scene = SceneGenerator.scene(kind: kind, positionStep: positionStep, using: &rng)
             let question = QuestionGenerator.question(about: scene, using: &rng)
             return QuestionSample(scene: scene, image: SceneRenderer.render(scene), question: question)
         }

@@ -51,6 +51,8 @@ struct EvalCommand: ParsableCommand {
         var textToImage: GenEvalReport?
         /// True scenes for the same prompts, coded and decoded: what a perfect model would score.
         var codecCeiling: GenEvalReport?
+        /// Codes the codec spends on empty canvas (true held-out scenes).
+        var backgroundCodes: BackgroundCodes?
         /// The text-to-image loss on true held-out and training scenes (how much is memorised).
         var textToImageLoss: TextToImageLoss?
         var cfgSweep: [String: GenEvalReport]?
@@ -65,7 +67,7 @@ struct EvalCommand: ParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case model, codec, samples, cfg, sampling, reranking, understanding, video, actions, specialists, seconds
-            case codecCeiling = "codec_ceiling", textToImageLoss = "text_to_image_loss"
+            case codecCeiling = "codec_ceiling", textToImageLoss = "text_to_image_loss", backgroundCodes = "background_codes"
             case actionsOnExpertStates = "actions_on_expert_states"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
@@ -130,6 +132,7 @@ struct EvalCommand: ParsableCommand {
             case .t2i:
                 report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw, reranking: reranking).report
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
+                report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples)
             case .video: report.video = try evaluation.video(samples: samples)
@@ -162,6 +165,9 @@ struct EvalCommand: ParsableCommand {
         }
         if let c = r.codecCeiling {
             lines.append("  codec ceiling (\(r.codec); true scenes coded and decoded): overall \(f(c.overall))")
+        }
+        if let b = r.backgroundCodes {
+            lines.append("  codes on empty canvas (\(b.cells) cells): \(b.distinctCodes) distinct, entropy \(f(b.entropy)) nats")
         }
         if let loss = r.textToImageLoss {
             lines.append("  loss on true pictures, per token (\(loss.samples) scenes): held out \(f(loss.heldOut))"

@@ -55,6 +55,15 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 9000).")
     var captions: Int?
 
+    @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")
+    var codebookSize: Int?
+
+    @Option(name: .customLong("position-step"), help: "With --recipe shapes: put the centres of captioned and questioned objects on multiples of this many pixels (an experiment; default 1, anywhere).")
+    var positionStep: Int?
+
+    @Flag(name: .customLong("blank-cells"), help: "With --recipe shapes: code the VQ-VAE's empty cells as the empty canvas's codes (one code per place instead of hundreds that depend on objects elsewhere).")
+    var blankCells = false
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -92,6 +101,15 @@ struct TrainRecipeCommand: ParsableCommand {
             if let captions {
                 guard captions >= 1 else { throw UserError("--captions must be at least 1, not \(captions)") }
                 settings.captionCount = captions
+            }
+            if blankCells { settings.blankCells = true }
+            if let codebookSize {
+                guard (2...16384).contains(codebookSize) else { throw UserError("--codebook-size must be 2 to 16384, not \(codebookSize)") }
+                settings.codebookSize = codebookSize
+            }
+            if let positionStep {
+                guard (1...16).contains(positionStep) else { throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)") }
+                settings.positionStep = positionStep
             }
             if let codec { settings.codec = codec }
             if let codecFrom {

@@ -92,6 +92,34 @@ final class RendererTests: XCTestCase {
     }
 }
 
+final class PositionStepTests: XCTestCase {
+    /// Object centres on a lattice: every centre a multiple of the step, still inside and apart,
+    /// and every kind of scene still possible (three large objects on an 8-pixel lattice included).
+    func testPositionStepPutsCentresOnTheLattice() {
+        for step in [4, 8] {
+            var sawThreeLarge = false
+            for seed in 0..<300 as Range<UInt64> {
+                let scene = SceneGenerator.scene(seed: seed, positionStep: step)
+                for (i, a) in scene.objects.enumerated() {
+                    XCTAssertEqual(Int(a.x) % step, 0, "seed \(seed) x \(a.x)"); XCTAssertEqual(Int(a.y) % step, 0, "seed \(seed) y \(a.y)")
+                    XCTAssertGreaterThanOrEqual(a.x - a.halfSize, 0); XCTAssertLessThanOrEqual(a.x + a.halfSize, 64)
+                    XCTAssertGreaterThanOrEqual(a.y - a.halfSize, 0); XCTAssertLessThanOrEqual(a.y + a.halfSize, 64)
+                    for b in scene.objects[(i + 1)...] {
+                        let d = ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
+                        XCTAssertGreaterThanOrEqual(d, a.boundingRadius + b.boundingRadius)
+                    }
+                }
+                if scene.objects.count == 3, scene.objects.allSatisfy({ $0.size == .large }) { sawThreeLarge = true }
+            }
+            XCTAssertTrue(sawThreeLarge, "step \(step): three large objects never placed")
+        }
+        // Step 1 is the default world, draw for draw.
+        for seed in 0..<50 as Range<UInt64> {
+            XCTAssertEqual(SceneGenerator.scene(seed: seed, positionStep: 1), SceneGenerator.scene(seed: seed))
+        }
+    }
+}
+
 final class CaptionTests: XCTestCase {
     func testCanonicalCaptionsRoundTrip() throws {
         var kinds = Set<SceneKind>()
