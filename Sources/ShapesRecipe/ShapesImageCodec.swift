@@ -133,16 +133,18 @@ public enum CodecCeiling {
 }
 
 /// How many codes the codec spends on empty canvas. A cell whose neighbourhood (the cell and half a
-/// cell around it) is all background carries no information, so an ideal codec gives it one code;
-/// every extra code there is noise the transformer must predict and can sample wrong. A VQ-VAE's
-/// codes see beyond their cell, so its empty cells take codes that depend on objects elsewhere,
-/// including objects later in raster order, which no next-token model can know.
+/// cell around it) is all background carries no information, so an ideal codec gives it one code
+/// per place (a place may differ from another: the VQ-VAE sees the canvas's border); every further
+/// code there is noise the transformer must predict and can sample wrong. A VQ-VAE's codes see
+/// beyond their cell, so its empty cells take codes that depend on objects elsewhere, including
+/// objects later in raster order, which no next-token model can know.
 public struct BackgroundCodes: Codable, Sendable, Hashable {
     /// Empty cells seen.
     public var cells: Int
     /// Distinct codes on them.
     public var distinctCodes: Int
-    /// Entropy of their code distribution, in nats (0 for one code; log 1024 = 6.9 for uniform).
+    /// The entropy of an empty cell's code given its place, in nats (0: one code per place;
+    /// log 1024 = 6.9 for codes drawn uniformly).
     public var entropy: Double
 
     enum CodingKeys: String, CodingKey {
@@ -158,23 +160,28 @@ public struct BackgroundCodes: Codable, Sendable, Hashable {
 
     public static func measure(_ codec: any ShapesImageCodec, pictures: [RGBImage]) throws -> BackgroundCodes {
         let cell = codec.spatialFactor
-        var counts: [Int: Int] = [:]
+        var counts: [Int: [Int: Int]] = [:]  // place -> code -> cells
         for picture in pictures {
             let codes = try codec.encode(picture)
             let columns = picture.width / cell
-            for (index, code) in codes.enumerated() {
-                let row = index / columns, column = index % columns
+            for (place, code) in codes.enumerated() {
+                let row = place / columns, column = place % columns
                 if isEmpty(picture, x: column * cell - cell / 2, y: row * cell - cell / 2, side: 2 * cell) {
-                    counts[code, default: 0] += 1
+                    counts[place, default: [:]][code, default: 0] += 1
                 }
             }
         }
-        let total = counts.values.reduce(0, +)
-        let entropy = counts.values.reduce(0.0) { sum, n in
-            let p = Double(n) / Double(total)
-            return sum - p * Foundation.log(p)
+        let total = counts.values.reduce(0) { $0 + $1.values.reduce(0, +) }
+        var entropy = 0.0, distinct = Set<Int>()
+        for codes in counts.values {
+            let here = Double(codes.values.reduce(0, +))
+            distinct.formUnion(codes.keys)
+            for n in codes.values {
+                let p = Double(n) / here
+                entropy -= here / Double(total) * p * Foundation.log(p)
+            }
         }
-        return BackgroundCodes(cells: total, distinctCodes: counts.count, entropy: entropy)
+        return BackgroundCodes(cells: total, distinctCodes: distinct.count, entropy: entropy)
     }
 
     /// Whether the square of `side` pixels at (x, y), clipped to the picture, is all background.

@@ -167,7 +167,7 @@ struct EvalCommand: ParsableCommand {
             lines.append("  codec ceiling (\(r.codec); true scenes coded and decoded): overall \(f(c.overall))")
         }
         if let b = r.backgroundCodes {
-            lines.append("  codes on empty canvas (\(b.cells) cells): \(b.distinctCodes) distinct, entropy \(f(b.entropy)) nats")
+            lines.append("  codes on empty canvas (\(b.cells) cells): \(b.distinctCodes) distinct, entropy given the place \(f(b.entropy)) nats")
         }
         if let loss = r.textToImageLoss {
             lines.append("  loss on true pictures, per token (\(loss.samples) scenes): held out \(f(loss.heldOut))"

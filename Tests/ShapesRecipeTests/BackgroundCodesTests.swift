@@ -5,8 +5,8 @@ import XCTest
 @testable import ShapesRecipe
 
 /// `BackgroundCodes` counts the codes of empty cells only (the cell and half a cell around it all
-/// background) and measures their spread: one code everywhere is entropy 0; a code per position is
-/// log(cells).
+/// background) and measures their spread at each place: one code per place is entropy 0; codes
+/// that change with what lies elsewhere are not.
 final class BackgroundCodesTests: XCTestCase {
     /// Codes by position alone: every cell a code of its own.
     struct PositionCodec: ShapesImageCodec {
@@ -30,18 +30,37 @@ final class BackgroundCodesTests: XCTestCase {
         func checkpointEntries() throws -> CodecCheckpointEntries { CodecCheckpointEntries(tensors: [:], config: [:]) }
     }
 
+    /// Codes from elsewhere: every cell gets 1 if the picture's top-left pixel is lit, else 0.
+    struct CornerCodec: ShapesImageCodec {
+        static let kind = "corner"
+        var codeCount: Int { 2 }
+        var spatialFactor: Int { 8 }
+        func encode(_ image: RGBImage) throws -> [Int] { [Int](repeating: image.pixels[0] > 0 ? 1 : 0, count: 64) }
+        func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage { RGBImage(width: 64, height: 64) }
+        func checkpointEntries() throws -> CodecCheckpointEntries { CodecCheckpointEntries(tensors: [:], config: [:]) }
+    }
+
     func testEmptyCellsAndTheirEntropy() throws {
         let blank = RGBImage(width: 64, height: 64)
-        let blankStatistics = try BackgroundCodes.measure(PositionCodec(), pictures: [blank])
-        XCTAssertEqual(blankStatistics.cells, 64)
+        let blankStatistics = try BackgroundCodes.measure(PositionCodec(), pictures: [blank, blank])
+        XCTAssertEqual(blankStatistics.cells, 128)
         XCTAssertEqual(blankStatistics.distinctCodes, 64)
-        XCTAssertEqual(blankStatistics.entropy, log(64), accuracy: 1e-12)
+        XCTAssertEqual(blankStatistics.entropy, 0, "one code per place")
 
         // One lit pixel at (20, 20) makes the four cells whose neighbourhoods reach it non-empty:
         // columns and rows 2 (pixels 12..<28) and 3 (20..<36), not 1 (4..<20).
         var dot = blank
         for c in 0..<3 { dot.pixels[(20 * 64 + 20) * 3 + c] = 255 }
         XCTAssertEqual(try BackgroundCodes.measure(PositionCodec(), pictures: [dot]).cells, 60)
+
+        // Codes set by a pixel far away: the same place takes two codes equally often, log 2;
+        // the cells near the lit corner are not empty and not counted.
+        var corner = blank
+        for c in 0..<3 { corner.pixels[c] = 255 }
+        let elsewhere = try BackgroundCodes.measure(CornerCodec(), pictures: [blank, corner])
+        XCTAssertEqual(elsewhere.cells, 64 + 63)
+        XCTAssertEqual(elsewhere.distinctCodes, 2)
+        XCTAssertEqual(elsewhere.entropy, 126.0 / 127 * log(2), accuracy: 1e-12)
 
         // A local codec gives every empty cell the same code, however many objects elsewhere.
         let scenes = TaskData.captionedImages(.heldOut, count: 20).map(\.image)
@@ -77,7 +96,8 @@ final class BackgroundCodesTests: XCTestCase {
         XCTAssertGreaterThan(changed, 0, "the plain VQ-VAE gives some empty cells other codes")
         let statistics = try BackgroundCodes.measure(blank, pictures: scenes)
         XCTAssertLessThanOrEqual(statistics.distinctCodes, Set(blankCodes).count)
-        XCTAssertLessThan(statistics.entropy, try BackgroundCodes.measure(plain, pictures: scenes).entropy)
+        XCTAssertEqual(statistics.entropy, 0, accuracy: 1e-12)
+        XCTAssertGreaterThan(try BackgroundCodes.measure(plain, pictures: scenes).entropy, 1)
 
         let entry = try XCTUnwrap(try blank.checkpointEntries().config["shapes_codec"] as? [String: Any])
         XCTAssertEqual(try ShapesModel.blankCodes(entry["blank_codes"], codeCount: blank.codeCount), blankCodes)
