@@ -57,7 +57,8 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
     /// VQ-VAE's codes see far beyond their cell, so without this an empty cell's code depends on
     /// objects elsewhere in the picture, later ones in raster order included: hundreds of codes
     /// for nothing (`BackgroundCodes`), noise the transformer can neither learn nor sample right.
-    /// The decoder is unchanged. Stored in config.json as `shapes_codec.blank_codes`.
+    /// The decoder is unchanged. Stored in config.json as `shapes_codec.blank_codes`; `emu vq` and
+    /// transformers run the VQ-VAE alone, so on such a model they code empty cells without it.
     public let blankCodes: [Int]?
 
     public init(tokenizer: VisionTokenizer, weights: [String: Tensor] = [:], blankCodes: [Int]? = nil) {

@@ -39,7 +39,8 @@ public struct ShapesModel: Sendable {
                 throw ShapesModelError.invalid("model.safetensors", reason: "its VQ-VAE does not load: \(error)")
             }
             codec = VisionTokenizerCodec(tokenizer: tokenizer, weights: weights,
-                                         blankCodes: try Self.blankCodes(codecEntry["blank_codes"], codeCount: tokenizer.configuration.codebookSize))
+                                         blankCodes: try Self.blankCodes(codecEntry["blank_codes"], codeCount: tokenizer.configuration.codebookSize,
+                                                                         cells: (Scene.canvasSize / tokenizer.spatialFactor) * (Scene.canvasSize / tokenizer.spatialFactor)))
         case PatchCodebook.kind:
             codec = try Self.patchCodebook(in: directory, size: vocabulary.codebookSize)
         default:
@@ -54,9 +55,8 @@ public struct ShapesModel: Sendable {
     }
 
     /// `shapes_codec.blank_codes`: absent, or one code in the codebook per cell of the canvas.
-    static func blankCodes(_ entry: Any?, codeCount: Int) throws -> [Int]? {
+    static func blankCodes(_ entry: Any?, codeCount: Int, cells: Int) throws -> [Int]? {
         guard let entry else { return nil }
-        let cells = Scene.canvasSize * Scene.canvasSize / 64
         guard let codes = entry as? [Int], codes.count == cells, codes.allSatisfy({ (0..<codeCount).contains($0) }) else {
             throw ShapesModelError.invalid("config.json", reason: "shapes_codec.blank_codes must be \(cells) codes below \(codeCount)")
         }

@@ -136,6 +136,8 @@ public struct ShapesRecipe {
         if let vq = codec as? VisionTokenizerCodec {
             if s.blankCells && vq.blankCodes == nil { codec = try vq.withBlankCells() }
             s.blankCells = (codec as? VisionTokenizerCodec)?.blankCodes != nil
+        } else if s.blankCells {
+            throw ShapesModelError.invalid("settings", reason: "blank cells are for the VQ-VAE codec, not \(type(of: codec).kind)")
         }
         if s.blankCells { log("empty cells coded as the empty canvas") }
         let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)

@@ -100,11 +100,11 @@ final class BackgroundCodesTests: XCTestCase {
         XCTAssertGreaterThan(try BackgroundCodes.measure(plain, pictures: scenes).entropy, 1)
 
         let entry = try XCTUnwrap(try blank.checkpointEntries().config["shapes_codec"] as? [String: Any])
-        XCTAssertEqual(try ShapesModel.blankCodes(entry["blank_codes"], codeCount: blank.codeCount), blankCodes)
+        XCTAssertEqual(try ShapesModel.blankCodes(entry["blank_codes"], codeCount: blank.codeCount, cells: 64), blankCodes)
         XCTAssertNil(try plain.checkpointEntries().config["shapes_codec"].flatMap { ($0 as? [String: Any])?["blank_codes"] })
-        XCTAssertThrowsError(try ShapesModel.blankCodes([1, 2, 3], codeCount: blank.codeCount)) { error in
+        XCTAssertThrowsError(try ShapesModel.blankCodes([1, 2, 3], codeCount: blank.codeCount, cells: 64)) { error in
             XCTAssertTrue("\(error)".contains("blank_codes"), "\(error)")
         }
-        XCTAssertThrowsError(try ShapesModel.blankCodes(blankCodes.map { _ in blank.codeCount }, codeCount: blank.codeCount))
+        XCTAssertThrowsError(try ShapesModel.blankCodes(blankCodes.map { _ in blank.codeCount }, codeCount: blank.codeCount, cells: 64))
     }
 }

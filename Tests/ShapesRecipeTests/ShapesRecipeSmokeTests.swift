@@ -1,4 +1,5 @@
 import Emu3
+import EmuIO
 import EmuTensor
 import EmuTraining
 import Foundation
@@ -118,6 +119,34 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         settings.codecSource = unified.appendingPathComponent("absent").path
         XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: specialist)) { error in
             XCTAssertTrue("\(error)".contains("to reuse the codec of"), "\(error)")
+        }
+    }
+
+    /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
+    /// too, and a specialist reusing its codec keeps that; the patch codec refuses blank cells.
+    func testBlankCellsAreSavedAndReused() throws {
+        let unified = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-blank-\(UUID().uuidString)")
+        let specialist = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-blank-spec-\(UUID().uuidString)")
+        defer { for folder in [unified, specialist] { try? FileManager.default.removeItem(at: folder) } }
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 2
+        settings.blankCells = true
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: unified)
+        let codec = try XCTUnwrap(try ShapesModel(directory: unified).codec as? VisionTokenizerCodec)
+        let blankCodes = try XCTUnwrap(codec.blankCodes)
+        XCTAssertEqual(blankCodes, try VisionTokenizerCodec(tokenizer: codec.tokenizer).encode(RGBImage(width: 64, height: 64)))
+
+        settings.blankCells = false
+        settings.tasks = [.textToImage]
+        settings.codecSource = unified.path
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: specialist)
+        XCTAssertEqual((try ShapesModel(directory: specialist).codec as? VisionTokenizerCodec)?.blankCodes, blankCodes)
+
+        var patch = ShapesRecipe.Settings.smoke
+        patch.codec = .patch
+        patch.blankCells = true
+        XCTAssertThrowsError(try ShapesRecipe(settings: patch, log: { _ in }).run(output: specialist)) { error in
+            XCTAssertTrue("\(error)".contains("blank cells are for the VQ-VAE"), "\(error)")
         }
     }
 
