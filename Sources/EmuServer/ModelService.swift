@@ -226,7 +226,7 @@ public actor ModelService {
         }
     }
 
-    func checkIDs(_ ids: [Int], field: String, model: Transformer) throws {
+    private func checkIDs(_ ids: [Int], field: String, model: Transformer) throws {
         guard !ids.isEmpty else { throw APIError.badRequest("\(field) is empty") }
         let size = model.configuration.vocabularySize
         if let offset = ids.firstIndex(where: { !(0..<size).contains($0) }) {

@@ -69,9 +69,7 @@ public struct VisionTokenizerCodec: ShapesImageCodec {
 
     /// This codec with its empty cells given one code per place (see `blankCodes`).
     public func withBlankCells() throws -> VisionTokenizerCodec {
-        let side = Scene.canvasSize
-        let empty = RGBImage(width: side, height: side, pixels: [UInt8]((0..<(side * side)).flatMap { _ in
-            [sceneBackground.r, sceneBackground.g, sceneBackground.b] }))
+        let empty = RGBImage(width: Scene.canvasSize, height: Scene.canvasSize, fill: sceneBackground)
         let plain = VisionTokenizerCodec(tokenizer: tokenizer, weights: weights)
         return VisionTokenizerCodec(tokenizer: tokenizer, weights: weights, blankCodes: try plain.encode(empty))
     }
@@ -187,11 +185,11 @@ public struct BackgroundCodes: Codable, Sendable, Hashable {
 
     /// Whether the square of `side` pixels at (x, y), clipped to the picture, is all background.
     static func isEmpty(_ picture: RGBImage, x: Int, y: Int, side: Int) -> Bool {
-        let background = [sceneBackground.r, sceneBackground.g, sceneBackground.b]
+        let (r, g, b) = sceneBackground
         for py in max(0, y)..<min(picture.height, y + side) {
             for px in max(0, x)..<min(picture.width, x + side) {
                 let offset = (py * picture.width + px) * 3
-                if picture.pixels[offset..<(offset + 3)].elementsEqual(background) == false { return false }
+                if picture.pixels[offset] != r || picture.pixels[offset + 1] != g || picture.pixels[offset + 2] != b { return false }
             }
         }
         return true

@@ -8,41 +8,29 @@ import XCTest
 /// background) and measures their spread at each place: one code per place is entropy 0; codes
 /// that change with what lies elsewhere are not.
 final class BackgroundCodesTests: XCTestCase {
-    /// Codes by position alone: every cell a code of its own.
-    struct PositionCodec: ShapesImageCodec {
-        static let kind = "position"
+    /// An 8x8 grid of codes made by `rule`; decoding is never called.
+    struct StubCodec: ShapesImageCodec {
+        static let kind = "stub"
+        let rule: @Sendable (RGBImage) -> [Int]
         var codeCount: Int { 64 }
         var spatialFactor: Int { 8 }
-        func encode(_ image: RGBImage) throws -> [Int] { Array(0..<64) }
+        func encode(_ image: RGBImage) throws -> [Int] { rule(image) }
         func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage { RGBImage(width: 64, height: 64) }
         func checkpointEntries() throws -> CodecCheckpointEntries { CodecCheckpointEntries(tensors: [:], config: [:]) }
     }
 
+    /// Codes by position alone: every cell a code of its own.
+    static let positionCodec = StubCodec { _ in Array(0..<64) }
     /// A local codec: 0 for a cell of background, 1 for anything else.
-    struct LocalCodec: ShapesImageCodec {
-        static let kind = "local"
-        var codeCount: Int { 2 }
-        var spatialFactor: Int { 8 }
-        func encode(_ image: RGBImage) throws -> [Int] {
-            (0..<64).map { BackgroundCodes.isEmpty(image, x: ($0 % 8) * 8, y: ($0 / 8) * 8, side: 8) ? 0 : 1 }
-        }
-        func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage { RGBImage(width: 64, height: 64) }
-        func checkpointEntries() throws -> CodecCheckpointEntries { CodecCheckpointEntries(tensors: [:], config: [:]) }
+    static let localCodec = StubCodec { image in
+        (0..<64).map { BackgroundCodes.isEmpty(image, x: ($0 % 8) * 8, y: ($0 / 8) * 8, side: 8) ? 0 : 1 }
     }
-
     /// Codes from elsewhere: every cell gets 1 if the picture's top-left pixel is lit, else 0.
-    struct CornerCodec: ShapesImageCodec {
-        static let kind = "corner"
-        var codeCount: Int { 2 }
-        var spatialFactor: Int { 8 }
-        func encode(_ image: RGBImage) throws -> [Int] { [Int](repeating: image.pixels[0] > 0 ? 1 : 0, count: 64) }
-        func decode(_ codes: [Int], rows: Int, columns: Int) throws -> RGBImage { RGBImage(width: 64, height: 64) }
-        func checkpointEntries() throws -> CodecCheckpointEntries { CodecCheckpointEntries(tensors: [:], config: [:]) }
-    }
+    static let cornerCodec = StubCodec { image in [Int](repeating: image.pixels[0] > 0 ? 1 : 0, count: 64) }
 
     func testEmptyCellsAndTheirEntropy() throws {
         let blank = RGBImage(width: 64, height: 64)
-        let blankStatistics = try BackgroundCodes.measure(PositionCodec(), pictures: [blank, blank])
+        let blankStatistics = try BackgroundCodes.measure(Self.positionCodec, pictures: [blank, blank])
         XCTAssertEqual(blankStatistics.cells, 128)
         XCTAssertEqual(blankStatistics.distinctCodes, 64)
         XCTAssertEqual(blankStatistics.entropy, 0, "one code per place")
@@ -51,20 +39,20 @@ final class BackgroundCodesTests: XCTestCase {
         // columns and rows 2 (pixels 12..<28) and 3 (20..<36), not 1 (4..<20).
         var dot = blank
         for c in 0..<3 { dot.pixels[(20 * 64 + 20) * 3 + c] = 255 }
-        XCTAssertEqual(try BackgroundCodes.measure(PositionCodec(), pictures: [dot]).cells, 60)
+        XCTAssertEqual(try BackgroundCodes.measure(Self.positionCodec, pictures: [dot]).cells, 60)
 
         // Codes set by a pixel far away: the same place takes two codes equally often, log 2;
         // the cells near the lit corner are not empty and not counted.
         var corner = blank
         for c in 0..<3 { corner.pixels[c] = 255 }
-        let elsewhere = try BackgroundCodes.measure(CornerCodec(), pictures: [blank, corner])
+        let elsewhere = try BackgroundCodes.measure(Self.cornerCodec, pictures: [blank, corner])
         XCTAssertEqual(elsewhere.cells, 64 + 63)
         XCTAssertEqual(elsewhere.distinctCodes, 2)
         XCTAssertEqual(elsewhere.entropy, 126.0 / 127 * log(2), accuracy: 1e-12)
 
         // A local codec gives every empty cell the same code, however many objects elsewhere.
         let scenes = TaskData.captionedImages(.heldOut, count: 20).map(\.image)
-        let local = try BackgroundCodes.measure(LocalCodec(), pictures: scenes)
+        let local = try BackgroundCodes.measure(Self.localCodec, pictures: scenes)
         XCTAssertGreaterThan(local.cells, 20 * 20, "most cells of a scene are empty")
         XCTAssertEqual(local.distinctCodes, 1)
         XCTAssertEqual(local.entropy, 0)
