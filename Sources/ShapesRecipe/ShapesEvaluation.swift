@@ -16,6 +16,13 @@ public struct ShapesEvaluation: Sendable {
         /// Captions and questions together.
         public var exactMatch: Double
         public var samples: Int
+        /// The held-out scenes' world: object centres on multiples of this many pixels (1: anywhere).
+        public var positionStep: Int
+
+        enum CodingKeys: String, CodingKey {
+            case captionExactMatch, captionAttributeAccuracy, questionExactMatch, questionAttributeAccuracy, exactMatch, samples
+            case positionStep = "position_step"
+        }
     }
 
     public struct VideoReport: Codable, Sendable {
@@ -53,15 +60,18 @@ public struct ShapesEvaluation: Sendable {
         return (GenEvalScorer.report(judgements), samples)
     }
 
-    public func understanding(samples count: Int) throws -> Understanding {
+    /// Captioning and visual questions on held-out scenes of the world the model was trained on
+    /// (objects on its grid, if it had one) unless `positionStep` names another.
+    public func understanding(samples count: Int, positionStep: Int? = nil) throws -> Understanding {
+        let step = positionStep ?? model.trainingData?.positionStep ?? 1
         var captionExact = 0.0, captionAttribute = 0.0, questionExact = 0.0, questionAttribute = 0.0
-        let captions = TaskData.captionedImages(.heldOut, count: count)
+        let captions = TaskData.captionedImages(.heldOut, count: count, positionStep: step)
         for sample in captions {
             let answer = try model.answer(QuestionGenerator.describePrompt, about: sample.image)
             captionExact += AnswerScorer.isExactMatch(answer, expected: sample.caption) ? 1 : 0
             captionAttribute += AnswerScorer.attributeScore(answer, expected: sample.caption)
         }
-        let questions = TaskData.questions(.heldOut, count: count)
+        let questions = TaskData.questions(.heldOut, count: count, positionStep: step)
         for sample in questions {
             let answer = try model.answer(sample.question.question, about: sample.image)
             questionExact += AnswerScorer.isExactMatch(answer, expected: sample.question.answer) ? 1 : 0
@@ -70,7 +80,7 @@ public struct ShapesEvaluation: Sendable {
         let n = Double(max(count, 1))
         return Understanding(captionExactMatch: captionExact / n, captionAttributeAccuracy: captionAttribute / n,
                              questionExactMatch: questionExact / n, questionAttributeAccuracy: questionAttribute / n,
-                             exactMatch: (captionExact + questionExact) / (2 * n), samples: count)
+                             exactMatch: (captionExact + questionExact) / (2 * n), samples: count, positionStep: step)
     }
 
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {

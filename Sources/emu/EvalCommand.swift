@@ -35,6 +35,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "How --best-of rates pictures: contrast (log p(picture | prompt) - log p(picture | empty prompt)) or likelihood (log p(picture | prompt)).")
     var rerank: ImageReranking.Score = .contrast
 
+    @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
+    var positionStep: Int?
+
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
@@ -77,6 +80,9 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             guard samples > 0 else { throw UserError("--samples must be positive") }
             guard bestOf >= 1 else { throw UserError("--best-of must be at least 1") }
+            if let positionStep, !(1...16).contains(positionStep) {
+                throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)")
+            }
             guard bestOf == 1 || !imageSampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
@@ -134,7 +140,7 @@ struct EvalCommand: ParsableCommand {
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
-            case .understanding: report.understanding = try evaluation.understanding(samples: samples)
+            case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep)
             case .video: report.video = try evaluation.video(samples: samples)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples)
@@ -177,7 +183,8 @@ struct EvalCommand: ParsableCommand {
             for (scale, t) in sweep.sorted(by: { Float($0.key)! < Float($1.key)! }) { lines.append("  cfg \(scale): overall \(f(t.overall))") }
         }
         if let u = r.understanding {
-            lines.append("understanding: exact match \(f(u.exactMatch)) (captions \(f(u.captionExactMatch)), questions \(f(u.questionExactMatch))); "
+            let world = u.positionStep == 1 ? "" : " (objects on a \(u.positionStep)-pixel grid)"
+            lines.append("understanding\(world): exact match \(f(u.exactMatch)) (captions \(f(u.captionExactMatch)), questions \(f(u.questionExactMatch))); "
                          + "attribute accuracy captions \(f(u.captionAttributeAccuracy)), questions \(f(u.questionAttributeAccuracy))")
         }
         if let v = r.video {

@@ -150,6 +150,20 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         }
     }
 
+    /// A model trained on objects on a grid is scored on held-out scenes of that world unless the
+    /// caller names another; the report says which.
+    func testUnderstandingIsScoredInTheModelsOwnWorld() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-grid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 2
+        settings.positionStep = 8
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
+        let evaluation = ShapesEvaluation(model: try ShapesModel(directory: folder))
+        XCTAssertEqual(try evaluation.understanding(samples: 1).positionStep, 8)
+        XCTAssertEqual(try evaluation.understanding(samples: 1, positionStep: 1).positionStep, 1)
+    }
+
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
     /// weights bit for bit, and another seed gives different ones.
     func testVisionTokenizerStageIsReproducibleFromTheSeed() throws {
