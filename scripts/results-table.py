@@ -60,6 +60,9 @@ def metrics(r):
         out.append(("understanding", "  questions exact", u["questionExactMatch"], n, "", ""))
         out.append(("understanding", "  caption attributes", u["captionAttributeAccuracy"], n, "", ""))
         out.append(("understanding", "  question attributes", u["questionAttributeAccuracy"], n, "", ""))
+        for kind, tally in sorted(u.get("questions_by_kind", {}).items()):
+            if tally["asked"]:
+                out.append(("understanding", f"    questions: {kind}", tally["right"] / tally["asked"], tally["asked"], "", ""))
     v = r.get("video")
     if v:
         objects = v["score"]["objectCount"] // max(v["predictedFrames"], 1)

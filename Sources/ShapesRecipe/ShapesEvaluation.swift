@@ -18,11 +18,19 @@ public struct ShapesEvaluation: Sendable {
         public var samples: Int
         /// The held-out scenes' world: object centres on multiples of this many pixels (1: anywhere).
         public var positionStep: Int
+        /// Questions asked and answered exactly, by kind ("color", "countObjects", ...): which
+        /// kinds of question the model has learned.
+        public var questionsByKind: [String: QuestionTally]
 
         enum CodingKeys: String, CodingKey {
             case captionExactMatch, captionAttributeAccuracy, questionExactMatch, questionAttributeAccuracy, exactMatch, samples
-            case positionStep = "position_step"
+            case positionStep = "position_step", questionsByKind = "questions_by_kind"
         }
+    }
+
+    public struct QuestionTally: Codable, Sendable, Equatable {
+        public var asked = 0
+        public var right = 0
     }
 
     public struct VideoReport: Codable, Sendable {
@@ -71,16 +79,21 @@ public struct ShapesEvaluation: Sendable {
             captionExact += AnswerScorer.isExactMatch(answer, expected: sample.caption) ? 1 : 0
             captionAttribute += AnswerScorer.attributeScore(answer, expected: sample.caption)
         }
+        var byKind: [String: QuestionTally] = [:]
         let questions = TaskData.questions(.heldOut, count: count, positionStep: step)
         for sample in questions {
             let answer = try model.answer(sample.question.question, about: sample.image)
-            questionExact += AnswerScorer.isExactMatch(answer, expected: sample.question.answer) ? 1 : 0
+            let exact = AnswerScorer.isExactMatch(answer, expected: sample.question.answer)
+            byKind[sample.question.kind.rawValue, default: QuestionTally()].asked += 1
+            if exact { byKind[sample.question.kind.rawValue]!.right += 1 }
+            questionExact += exact ? 1 : 0
             questionAttribute += AnswerScorer.attributeScore(answer, expected: sample.question.answer)
         }
         let n = Double(max(count, 1))
         return Understanding(captionExactMatch: captionExact / n, captionAttributeAccuracy: captionAttribute / n,
                              questionExactMatch: questionExact / n, questionAttributeAccuracy: questionAttribute / n,
-                             exactMatch: (captionExact + questionExact) / (2 * n), samples: count, positionStep: step)
+                             exactMatch: (captionExact + questionExact) / (2 * n), samples: count, positionStep: step,
+                             questionsByKind: byKind)
     }
 
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {

@@ -186,6 +186,8 @@ struct EvalCommand: ParsableCommand {
             let world = u.positionStep == 1 ? "" : " (objects on a \(u.positionStep)-pixel grid)"
             lines.append("understanding\(world): exact match \(f(u.exactMatch)) (captions \(f(u.captionExactMatch)), questions \(f(u.questionExactMatch))); "
                          + "attribute accuracy captions \(f(u.captionAttributeAccuracy)), questions \(f(u.questionAttributeAccuracy))")
+            lines.append("  questions answered exactly, by kind: "
+                         + u.questionsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", "))
         }
         if let v = r.video {
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "

@@ -160,8 +160,13 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         settings.positionStep = 8
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         let evaluation = ShapesEvaluation(model: try ShapesModel(directory: folder))
-        XCTAssertEqual(try evaluation.understanding(samples: 1).positionStep, 8)
+        let own = try evaluation.understanding(samples: 3)
+        XCTAssertEqual(own.positionStep, 8)
         XCTAssertEqual(try evaluation.understanding(samples: 1, positionStep: 1).positionStep, 1)
+        // The tally by kind accounts for every question and agrees with the overall exact match.
+        XCTAssertEqual(own.questionsByKind.values.map(\.asked).reduce(0, +), 3)
+        XCTAssertEqual(Double(own.questionsByKind.values.map(\.right).reduce(0, +)) / 3, own.questionExactMatch, accuracy: 1e-12)
+        XCTAssertTrue(Set(own.questionsByKind.keys).isSubset(of: QuestionKind.allCases.map(\.rawValue)))
     }
 
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
