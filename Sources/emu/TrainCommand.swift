@@ -55,6 +55,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 9000).")
     var captions: Int?
 
+    @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
+    var questions: Int?
+
     @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")
     var codebookSize: Int?
 
@@ -101,6 +104,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let captions {
                 guard captions >= 1 else { throw UserError("--captions must be at least 1, not \(captions)") }
                 settings.captionCount = captions
+            }
+            if let questions {
+                guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }
+                settings.questionCount = questions
             }
             if blankCells { settings.blankCells = true }
             if let codebookSize {
