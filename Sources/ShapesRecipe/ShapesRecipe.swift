@@ -41,6 +41,10 @@ public struct ShapesRecipe {
         public var vqBatchSize = 8
         public var vqLearningRate: Float = 2e-3
         public var captionCount = 9000
+        /// Share of the captioned scenes that also give a captioning example ("describe the
+        /// image."); every one gives a text-to-image example. Below 1 it adds text-to-image tokens
+        /// to the mix without adding as many captioning tokens. Scenes are picked evenly, not at random.
+        public var captioningShare = 1.0
         /// Object centres of captioned and questioned scenes on multiples of this (1: any pixel).
         /// An experiment: 8, the codec's stride, shows every object at one offset in its cells.
         public var positionStep = 1
@@ -179,15 +183,17 @@ public struct ShapesRecipe {
             }
             return try codec.encode(image)
         }
-        for sample in captions {
+        for (index, sample) in captions.enumerated() {
             // The caption is drawn first, so a model's random stream does not depend on its tasks.
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
             guard codesCaptions else { continue }
             let codes = try code(sample.image)
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
-            tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
-                                                                  answer: sample.caption)))
+            if Self.isCaptioned(index, share: s.captioningShare) {
+                tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
+                                                                      answer: sample.caption)))
+            }
         }
         for sample in questions where codesQuestions {
             tagged.append((.understanding, layout.questionExample(imageCodes: try code(sample.image),
@@ -268,6 +274,12 @@ extension ShapesRecipe {
     static func steps(toSee tokens: Double, tokensPerEpoch: Int, rows: Int, batchSize: Int) -> Int {
         let tokensPerRow = Double(tokensPerEpoch) / Double(max(rows, 1))
         return max(1, Int((tokens / (tokensPerRow * Double(batchSize))).rounded(.up)))
+    }
+
+    /// Whether captioned scene `index` also gives a captioning example: `share` of the scenes,
+    /// spread evenly (scene i when floor((i + 1) share) passes an integer).
+    static func isCaptioned(_ index: Int, share: Double) -> Bool {
+        share >= 1 || Int((Double(index + 1) * share).rounded(.down)) > Int((Double(index) * share).rounded(.down))
     }
 
     /// "12:05 left" from the pace so far (the recipe runs for an hour or more: it says when it ends).

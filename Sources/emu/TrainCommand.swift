@@ -55,6 +55,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 9000).")
     var captions: Int?
 
+    @Option(name: .customLong("captioning-share"), help: "With --recipe shapes: the share of captioned scenes that also train captioning (0 to 1; default 1, every one). Below 1, more --captions add text-to-image tokens without as many captioning tokens.")
+    var captioningShare: Double?
+
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
@@ -104,6 +107,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let captions {
                 guard captions >= 1 else { throw UserError("--captions must be at least 1, not \(captions)") }
                 settings.captionCount = captions
+            }
+            if let captioningShare {
+                guard (0...1).contains(captioningShare) else { throw UserError("--captioning-share must be 0 to 1, not \(captioningShare)") }
+                settings.captioningShare = captioningShare
             }
             if let questions {
                 guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }

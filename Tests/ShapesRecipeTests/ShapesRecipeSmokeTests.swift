@@ -150,6 +150,32 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         }
     }
 
+    /// `captioningShare` picks that share of the captioned scenes, evenly, for captioning; every
+    /// scene still gives a text-to-image example.
+    func testCaptioningShareThinsCaptioningOnly() throws {
+        XCTAssertEqual((0..<9).filter { ShapesRecipe.isCaptioned($0, share: 1.0 / 3) }, [2, 5, 8])
+        XCTAssertEqual((0..<10).filter { ShapesRecipe.isCaptioned($0, share: 1) }.count, 10)
+        XCTAssertEqual((0..<10).filter { ShapesRecipe.isCaptioned($0, share: 0) }.count, 0)
+        XCTAssertEqual((0..<1000).filter { ShapesRecipe.isCaptioned($0, share: 0.37) }.count, 370)
+
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 1
+        settings.questionCount = 1
+        settings.tasks = [.textToImage, .understanding]
+        func tokens(share: Double) throws -> [String: Int] {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-share-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            settings.captioningShare = share
+            return try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder).tokensPerTask
+        }
+        let all = try tokens(share: 1), half = try tokens(share: 0.5)
+        XCTAssertEqual(half["t2i"], all["t2i"])
+        let understandingAll = try XCTUnwrap(all["understanding"]), understandingHalf = try XCTUnwrap(half["understanding"])
+        XCTAssertLessThan(understandingHalf, understandingAll)
+        // One question stays; half the captioning examples go (captions differ in length a little).
+        XCTAssertLessThan(abs(Double(understandingHalf) / Double(understandingAll) - 0.5), 0.1)
+    }
+
     /// A model trained on objects on a grid is scored on held-out scenes of that world unless the
     /// caller names another; the report says which.
     func testUnderstandingIsScoredInTheModelsOwnWorld() throws {
