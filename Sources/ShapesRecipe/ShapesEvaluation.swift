@@ -85,7 +85,7 @@ public struct ShapesEvaluation: Sendable {
             let answer = try model.answer(sample.question.question, about: sample.image)
             let exact = AnswerScorer.isExactMatch(answer, expected: sample.question.answer)
             byKind[sample.question.kind.rawValue, default: QuestionTally()].asked += 1
-            if exact { byKind[sample.question.kind.rawValue]!.right += 1 }
+            byKind[sample.question.kind.rawValue]?.right += exact ? 1 : 0
             questionExact += exact ? 1 : 0
             questionAttribute += AnswerScorer.attributeScore(answer, expected: sample.question.answer)
         }

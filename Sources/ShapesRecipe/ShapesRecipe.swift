@@ -163,12 +163,13 @@ public struct ShapesRecipe {
         var rng = SeededGenerator(seed: s.seed &+ 17)
         var tagged: [(ShapesTask, TrainingExample)] = []
         // Only the trained tasks' pictures are coded (a specialist codes a quarter or less).
-        let codesCaptions = s.tasks.contains(.textToImage) || s.tasks.contains(.understanding)
+        // A captioned scene is coded for text-to-image, or for captioning if it is in the share.
+        let captioned = captions.indices.map { s.tasks.contains(.understanding) && Self.isCaptioned($0, share: s.captioningShare) }
+        let codesCaption = captions.indices.map { s.tasks.contains(.textToImage) || captioned[$0] }
         let codesQuestions = s.tasks.contains(.understanding)
         let codesVideos = s.tasks.contains(.video)
         let codesEpisodes = s.tasks.contains(.actions)
-        var pictureCount = 0
-        if codesCaptions { pictureCount += captions.count }
+        var pictureCount = codesCaption.filter { $0 }.count
         if codesQuestions { pictureCount += questions.count }
         if codesVideos { pictureCount += videos.count * s.videoFrames }
         if codesEpisodes { pictureCount += episodes.map(\.frames.count).reduce(0, +) }
@@ -187,10 +188,10 @@ public struct ShapesRecipe {
             // The caption is drawn first, so a model's random stream does not depend on its tasks.
             let options = [sample.caption] + sample.alternativeCaptions
             let caption = rng.unit() < s.unconditionalShare ? "" : options[Int(rng.next() % UInt64(options.count))]
-            guard codesCaptions else { continue }
+            guard codesCaption[index] else { continue }
             let codes = try code(sample.image)
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
-            if Self.isCaptioned(index, share: s.captioningShare) {
+            if captioned[index] {
                 tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
                                                                       answer: sample.caption)))
             }

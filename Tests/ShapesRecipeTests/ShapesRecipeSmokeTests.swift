@@ -10,6 +10,13 @@ import XCTest
 final class ShapesRecipeSmokeTests: XCTestCase {
     /// A tiny run of the whole recipe: the loss falls, and the written folder reloads through
     /// Emu3Pipeline and answers every task with well-formed output.
+    /// A fresh folder under the temporary directory, removed when the test ends.
+    func temporaryFolder(_ prefix: String) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
     func testTinyRecipeLearnsAndTheCheckpointReloads() throws {
         for codec in ShapesRecipe.Codec.allCases {
             try checkTinyRecipe(codec: codec)
@@ -17,8 +24,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     }
 
     func checkTinyRecipe(codec: ShapesRecipe.Codec) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-smoke-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder("shapes-smoke")
         var settings = ShapesRecipe.Settings.smoke
         settings.codec = codec
         let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
@@ -69,8 +75,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     /// A specialist's token budget: training stops once the optimizer has seen the requested tokens
     /// of its task (padding excluded), within one step's worth.
     func testTaskTokenBudgetBecomesSteps() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-budget-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder("shapes-budget")
         var settings = ShapesRecipe.Settings.smoke
         settings.codec = .patch
         settings.tasks = [.understanding]
@@ -89,9 +94,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     /// bit (even under another seed, which would train a different one), codes and trains only its
     /// task, and refuses a codec whose size does not match the vocabulary.
     func testSpecialistReusesTheUnifiedModelsCodec() throws {
-        let unified = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-unified-\(UUID().uuidString)")
-        let specialist = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-specialist-\(UUID().uuidString)")
-        defer { for folder in [unified, specialist] { try? FileManager.default.removeItem(at: folder) } }
+        let unified = temporaryFolder("shapes-unified")
+        let specialist = temporaryFolder("shapes-specialist")
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: unified)
@@ -125,9 +129,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
     /// too, and a specialist reusing its codec keeps that; the patch codec refuses blank cells.
     func testBlankCellsAreSavedAndReused() throws {
-        let unified = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-blank-\(UUID().uuidString)")
-        let specialist = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-blank-spec-\(UUID().uuidString)")
-        defer { for folder in [unified, specialist] { try? FileManager.default.removeItem(at: folder) } }
+        let unified = temporaryFolder("shapes-blank")
+        let specialist = temporaryFolder("shapes-blank-spec")
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
         settings.blankCells = true
@@ -161,26 +164,30 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 1
         settings.questionCount = 1
-        settings.tasks = [.textToImage, .understanding]
-        func tokens(share: Double) throws -> [String: Int] {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-share-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: folder) }
+        var logged: [String] = []
+        func tokens(share: Double, tasks: [ShapesTask] = [.textToImage, .understanding]) throws -> [String: Int] {
             settings.captioningShare = share
-            return try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder).tokensPerTask
+            settings.tasks = tasks
+            logged = []
+            return try ShapesRecipe(settings: settings, log: { logged.append($0) }).run(output: temporaryFolder("shapes-share")).tokensPerTask
         }
-        let all = try tokens(share: 1), half = try tokens(share: 0.5)
+        let captions = settings.captionCount
+        let all = try tokens(share: 1)
+        XCTAssertTrue(logged.contains { $0.hasPrefix("\(2 * captions + 1) examples packed") }, "\(logged)")
+        let half = try tokens(share: 0.5)
+        // Every scene still draws; half of them caption; the one question stays.
+        XCTAssertTrue(logged.contains { $0.hasPrefix("\(captions + captions / 2 + 1) examples packed") }, "\(logged)")
         XCTAssertEqual(half["t2i"], all["t2i"])
-        let understandingAll = try XCTUnwrap(all["understanding"]), understandingHalf = try XCTUnwrap(half["understanding"])
-        XCTAssertLessThan(understandingHalf, understandingAll)
-        // One question stays; half the captioning examples go (captions differ in length a little).
-        XCTAssertLessThan(abs(Double(understandingHalf) / Double(understandingAll) - 0.5), 0.1)
+        XCTAssertLessThan(try XCTUnwrap(half["understanding"]), try XCTUnwrap(all["understanding"]))
+        // Without text-to-image, only the captioned scenes and the question are coded.
+        _ = try tokens(share: 0.5, tasks: [.understanding])
+        XCTAssertTrue(logged.contains("coding \(captions / 2 + 1) pictures"), "\(logged)")
     }
 
     /// A model trained on objects on a grid is scored on held-out scenes of that world unless the
     /// caller names another; the report says which.
     func testUnderstandingIsScoredInTheModelsOwnWorld() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-grid-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder("shapes-grid")
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
         settings.positionStep = 8
