@@ -83,7 +83,7 @@ public actor ModelService {
         let model = try transformer
         let prompt = try chatPromptIDs(request, model: model)
         let maxNewTokens = try newTokenBudget(request.maxNewTokens, promptLength: prompt.count, model: model)
-        let (sampling, seed) = try samplingParameters(request.sampling, defaultTopK: nil)
+        let (sampling, seed) = try samplingParameters(request.sampling, defaults: SamplingParameters())
         let generation = GenerationRequest(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling,
                                            stopTokens: [pipeline.specials.endOfSequence])
         return PreparedChat(generation: generation, seed: seed)
@@ -150,7 +150,7 @@ public actor ModelService {
         }
         let scale = request.cfg ?? 3
         guard scale.isFinite else { throw APIError.badRequest("cfg must be a finite number") }
-        let (sampling, seed) = try samplingParameters(request.sampling, defaultTopK: ModelService.defaultImageTopK)
+        let (sampling, seed) = try samplingParameters(request.sampling, defaults: SamplingParameters(topK: ModelService.defaultImageTopK))
         let generation = GenerationRequest(
             prompt: prompt, maxNewTokens: constraint.tokenCount, sampling: sampling,
             stopTokens: [pipeline.specials.endOfSequence], constraint: constraint,
@@ -248,7 +248,8 @@ public actor ModelService {
         return requested
     }
 
-    func samplingParameters(_ fields: SamplingFields, defaultTopK: Int?) throws -> (SamplingParameters, UInt64) {
+    /// The request's sampling fields put over `defaults` (temperature, top-k, top-p), and the seed used.
+    func samplingParameters(_ fields: SamplingFields, defaults: SamplingParameters) throws -> (SamplingParameters, UInt64) {
         // The generator checks these too; checking here keeps a streamed answer from failing mid-stream.
         if let t = fields.temperature, !(t > 0 && t.isFinite) {
             throw APIError.badRequest("temperature must be a positive number, got \(t)")
@@ -256,8 +257,8 @@ public actor ModelService {
         if let k = fields.topK, k < 1 { throw APIError.badRequest("top_k must be at least 1, got \(k)") }
         if let p = fields.topP, !(p > 0 && p <= 1) { throw APIError.badRequest("top_p must be in (0, 1], got \(p)") }
         let seed = fields.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        let parameters = SamplingParameters(greedy: fields.greedy ?? false, temperature: fields.temperature ?? 1,
-                                            topK: fields.topK ?? defaultTopK, topP: fields.topP, seed: seed)
+        let parameters = SamplingParameters(greedy: fields.greedy ?? false, temperature: fields.temperature ?? defaults.temperature,
+                                            topK: fields.topK ?? defaults.topK, topP: fields.topP ?? defaults.topP, seed: seed)
         return (parameters, seed)
     }
 }

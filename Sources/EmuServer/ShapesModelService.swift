@@ -39,9 +39,9 @@ extension ModelService {
             try model.checkWords(request.prompt, role: "prompt")
             try model.checkWords(negative, role: "negative_prompt")
         }
-        let scale = request.cfg ?? 3
+        let scale = request.cfg ?? model.imageDefaults.guidance
         guard scale.isFinite else { throw APIError.badRequest("cfg must be a finite number") }
-        let (sampling, seed) = try samplingParameters(request.sampling, defaultTopK: ShapesModel.imageSampling.topK)
+        let (sampling, seed) = try samplingParameters(request.sampling, defaults: model.imageDefaults.sampling)
         let ids = try model.generateImageIDs(request.prompt, negativePrompt: negative, guidance: scale, sampling: sampling)
         let image = try model.image(fromIDs: ids)
         return ImageGenerationResponse(rows: model.sequences.rows, columns: model.sequences.columns, ids: ids,

@@ -47,8 +47,9 @@ extension ShapesModel {
 
     /// `generateImageIDs` drawn `reranking.candidates` times (candidate k with its own seed), the
     /// best-rated kept; ties go to the earlier candidate.
-    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
-                                 sampling: SamplingParameters = imageSampling, reranking: ImageReranking) throws -> [Int] {
+    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float? = nil,
+                                 sampling: SamplingParameters? = nil, reranking: ImageReranking) throws -> [Int] {
+        let sampling = sampling ?? imageDefaults.sampling
         guard reranking.candidates > 1 else {
             return try generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: sampling)
         }

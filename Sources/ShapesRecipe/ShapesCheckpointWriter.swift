@@ -36,9 +36,12 @@ enum ShapesCheckpointWriter {
             "processor_class": "ShapesWorldProcessor", "image_size": 64, "patch_size": codec.spatialFactor,
             "grid": [64 / codec.spatialFactor, 64 / codec.spatialFactor], "negative_prompt": "",
         ]
+        // 0.7, not 0.699999988 (the Float widened to a Double).
+        func shortest(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
         let generationConfig: [String: Any] = [
             "bos_token_id": vocabulary.specials.beginOfSequence, "eos_token_id": vocabulary.specials.endOfSequence,
-            "pad_token_id": vocabulary.specials.padding, "guidance_scale": 3.0,
+            "pad_token_id": vocabulary.specials.padding, "guidance_scale": shortest(settings.imageGuidance),
+            "temperature": shortest(settings.imageTemperature), "top_k": ShapesModel.imageSampling.topK ?? 0,
         ]
         func json(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) }
         let encoder = JSONEncoder()

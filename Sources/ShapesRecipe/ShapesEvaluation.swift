@@ -51,10 +51,12 @@ public struct ShapesEvaluation: Sendable {
 
     /// GenEval-style accuracy. With sampling, prompt i draws with seed `sampling.seed + i`, so a run
     /// is reproducible and prompts do not share one random stream. `reranking` draws several
-    /// pictures per prompt and scores the one the model rates best.
-    public func textToImage(perCategory: Int, guidance: Float, sampling: SamplingParameters = ShapesModel.imageSampling,
+    /// pictures per prompt and scores the one the model rates best. Guidance and sampling not given
+    /// are the model's `imageDefaults`.
+    public func textToImage(perCategory: Int, guidance: Float? = nil, sampling: SamplingParameters? = nil,
                             reranking: ImageReranking = ImageReranking(candidates: 1)) throws
         -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
+        let sampling = sampling ?? model.imageDefaults.sampling
         let scorer = GenEvalScorer()
         var judgements: [GenEvalJudgement] = [], samples: [(GenEvalPrompt, RGBImage, Bool)] = []
         for (index, prompt) in TaskData.genEvalPrompts(.heldOut, perCategory: perCategory).enumerated() {

@@ -13,6 +13,8 @@ public struct ShapesModel: Sendable {
     public let vocabulary: ShapesVocabulary
     public let sequences: ShapesSequences
     public let codec: any ShapesImageCodec
+    /// How the model draws pictures unless told otherwise (its `generation_config.json`).
+    public let imageDefaults: ImageDefaults
     let generator: Generator
 
     public init(directory: URL) throws {
@@ -52,6 +54,28 @@ public struct ShapesModel: Sendable {
         let grid = Scene.canvasSize / codec.spatialFactor
         sequences = ShapesSequences(vocabulary: vocabulary, rows: grid, columns: grid)
         generator = try pipeline.generator()
+        imageDefaults = ImageDefaults(try GenerationConfig.load(directory: directory))
+    }
+
+    /// Guidance and sampling for pictures: a folder's `generation_config.json` entries
+    /// (`guidance_scale`, `temperature`, `top_k`, `top_p`) where it has them, else Emu3's guidance
+    /// of 3 and `ShapesModel.imageSampling`. A recipe writes the settings its model draws best with.
+    public struct ImageDefaults: Sendable, Equatable {
+        public var guidance: Float
+        /// Never greedy (see `imageSampling`); seed 0.
+        public var sampling: SamplingParameters
+
+        public init(guidance: Float = 3, sampling: SamplingParameters = ShapesModel.imageSampling) {
+            self.guidance = guidance
+            self.sampling = sampling
+        }
+
+        public init(_ config: GenerationConfig) {
+            let fallback = ShapesModel.imageSampling
+            self.init(guidance: config.guidanceScale ?? 3,
+                      sampling: SamplingParameters(temperature: config.temperature ?? fallback.temperature,
+                                                   topK: config.topK(default: fallback.topK), topP: config.topP(default: fallback.topP)))
+        }
     }
 
     /// `shapes_codec.blank_codes`: absent, or one code in the codebook per cell of the canvas.
@@ -81,7 +105,7 @@ public struct ShapesModel: Sendable {
                             visualTokens: vocabulary.visualTokens)
     }
 
-    /// How pictures are drawn by default: sampled, as Emu3 does (its pipeline samples image tokens with
+    /// How pictures are drawn when the folder does not say (`ImageDefaults`): sampled, as Emu3 does (its pipeline samples image tokens with
     /// top-k 2048 of 32768). Greedy decoding collapses to the most likely patch everywhere, the empty
     /// background, because no single cell is more likely than not to hold an object.
     public static let imageSampling = SamplingParameters(temperature: 1, topK: 32)
@@ -124,15 +148,17 @@ public struct ShapesModel: Sendable {
     }
 
     /// Text to image with classifier-free guidance (`guidance` 1 disables it; the unconditional
-    /// prompt is `negativePrompt`, by default the empty caption the recipe trains on).
-    public func generateImage(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
-                              sampling: SamplingParameters = imageSampling) throws -> RGBImage {
+    /// prompt is `negativePrompt`, by default the empty caption the recipe trains on). Guidance and
+    /// sampling not given are the model's `imageDefaults`.
+    public func generateImage(_ prompt: String, negativePrompt: String = "", guidance: Float? = nil,
+                              sampling: SamplingParameters? = nil) throws -> RGBImage {
         try image(fromIDs: generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: sampling))
     }
 
     /// The generated tokens of `generateImage` (the grid with its line and frame ends, then the tail).
-    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float = 3,
-                                 sampling: SamplingParameters = imageSampling) throws -> [Int] {
+    public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float? = nil,
+                                 sampling: SamplingParameters? = nil) throws -> [Int] {
+        let guidance = guidance ?? imageDefaults.guidance, sampling = sampling ?? imageDefaults.sampling
         let constraint = constraintForImage
         let request = GenerationRequest(
             prompt: sequences.textToImagePrompt(prompt), maxNewTokens: constraint.tokenCount, sampling: sampling,

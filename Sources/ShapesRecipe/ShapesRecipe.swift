@@ -75,6 +75,11 @@ public struct ShapesRecipe {
         public var tasks: [ShapesTask] = ShapesTask.allCases
         /// Share of text-to-image examples whose caption is dropped (trains the CFG branch).
         public var unconditionalShare = 0.1
+        /// How the model draws pictures by default, written to its `generation_config.json`
+        /// (`ShapesModel.ImageDefaults`): Emu3's guidance of 3 and temperature 1 unless a run
+        /// names the settings its model draws best with.
+        public var imageGuidance: Float = 3
+        public var imageTemperature: Float = 1
 
         public init() {}
 

@@ -96,7 +96,7 @@ struct DemoCommand: ParsableCommand {
 
             Output.log("metrics (\(samples) samples per task; `emu eval` for the full numbers)")
             let evaluation = ShapesEvaluation(model: model)
-            let metrics = Metrics(textToImage: try evaluation.textToImage(perCategory: max(1, samples / 2), guidance: 3).report,
+            let metrics = Metrics(textToImage: try evaluation.textToImage(perCategory: max(1, samples / 2)).report,
                                   understanding: try evaluation.understanding(samples: samples),
                                   video: try evaluation.video(samples: max(1, samples / 2)),
                                   actions: try evaluation.actions(samples: samples))

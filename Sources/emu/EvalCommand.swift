@@ -20,13 +20,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per task (per category for t2i).")
     var samples: Int = 20
 
-    @Option(name: .long, help: "Classifier-free guidance scale for text-to-image (1 disables it).")
-    var cfg: Float = 3
+    @Option(name: .long, help: "Classifier-free guidance scale for text-to-image (1 disables it; default: the model's generation_config.json, else 3).")
+    var cfg: Float?
 
     @Option(name: .customLong("cfg-sweep"), help: "Comma-separated guidance scales: text-to-image accuracy at each.")
     var cfgSweep: String?
 
-    @OptionGroup(title: "Text-to-image sampling (default: temperature 1, top-k 32, seed 0; prompt i uses seed + i)")
+    @OptionGroup(title: "Text-to-image sampling (default: the model's generation_config.json, else temperature 1, top-k 32; seed 0; prompt i uses seed + i)")
     var sampling: SamplingOptions
 
     @Option(name: .customLong("best-of"), help: "Text-to-image: draw this many pictures per prompt and keep the one the model rates best (see --rerank).")
@@ -83,7 +83,8 @@ struct EvalCommand: ParsableCommand {
             if let positionStep, !(1...16).contains(positionStep) {
                 throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)")
             }
-            guard bestOf == 1 || !imageSampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
+            if let cfg, !(cfg > 0 && cfg.isFinite) { throw UserError("--cfg must be a positive number (1: no guidance), not \(cfg)") }
+            guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
@@ -106,7 +107,7 @@ struct EvalCommand: ParsableCommand {
                     guard let scale = Float(part.trimmingCharacters(in: .whitespaces)), scale > 0 else {
                         throw UserError("--cfg-sweep: '\(part)' is not a positive number")
                     }
-                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale, sampling: imageSampling,
+                    sweep[String(part)] = try evaluation.textToImage(perCategory: samples, guidance: scale, sampling: imageSampling(for: model),
                                                                      reranking: reranking).report
                 }
                 report.cfgSweep = sweep
@@ -118,16 +119,18 @@ struct EvalCommand: ParsableCommand {
 
     var reranking: ImageReranking { ImageReranking(candidates: bestOf, score: rerank) }
 
-    var imageSampling: SamplingParameters {
-        sampling.parameters(defaultTopK: ShapesModel.imageSampling.topK)
+    /// The model's own sampling for pictures, with the flags given put over it.
+    func imageSampling(for model: ShapesModel) -> SamplingParameters {
+        sampling.parameters(over: model.imageDefaults.sampling)
     }
 
     /// The model's report on `tasks` (held-out seeds, the same samples for every model).
     func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
-        var report = Report(model: model.directory.path, samples: samples, cfg: cfg, reranking: reranking, seconds: 0)
+        let guidance = cfg ?? model.imageDefaults.guidance
+        var report = Report(model: model.directory.path, samples: samples, cfg: guidance, reranking: reranking, seconds: 0)
         report.codec = "\(type(of: model.codec).kind), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
-        let draw = imageSampling
+        let draw = imageSampling(for: model)
         report.sampling = draw.greedy ? "greedy"
             : "temperature \(draw.temperature), top-k \(draw.topK.map(String.init) ?? "all"), top-p \(draw.topP.map { "\($0)" } ?? "1"), seed \(draw.seed)"
 
@@ -136,7 +139,7 @@ struct EvalCommand: ParsableCommand {
             let taskStart = Date()
             switch t {
             case .t2i:
-                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: cfg, sampling: draw, reranking: reranking).report
+                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: guidance, sampling: draw, reranking: reranking).report
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)

@@ -16,8 +16,8 @@ struct GenerateCommand: ParsableCommand {
     var ratio = "1:1"
     @Option(name: .long, help: "Target area in pixels (default: 720x720, or the image processor's max_pixels if smaller).")
     var area: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it).")
-    var cfg: Float = 3
+    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it; default: the model's generation_config.json, else 3).")
+    var cfg: Float?
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .long, help: "Output PNG.")
     var out: String
@@ -36,10 +36,11 @@ struct GenerateCommand: ParsableCommand {
                 return
             }
             let pipeline = try ModelLoading.pipeline(options, components: .all)
+            let drawing = try ImageDrawing(cfg: cfg, sampling: sampling, directory: try ModelLoading.directory(options))
             let request = Emu3Pipeline.ImageRequest(
                 prompt: prompt, negativePrompt: negativePrompt, ratio: ratio,
-                area: area ?? MediaCoding.defaultArea(720 * 720, pipeline: pipeline), guidanceScale: cfg,
-                sampling: sampling.parameters(defaultTopK: 2048))
+                area: area ?? MediaCoding.defaultArea(720 * 720, pipeline: pipeline), guidanceScale: drawing.guidance,
+                sampling: drawing.sampling)
             let (_, rows, columns) = try pipeline.imageGenerationRequest(request)
             let progress = TokenProgress(total: rows * (columns + 1) + 3, label: "generate \(columns)x\(rows)")
             let result = try pipeline.generateImage(request, onToken: progress.callAsFunction)

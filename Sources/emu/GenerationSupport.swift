@@ -22,12 +22,33 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Random seed (same seed, same output).")
     var seed: UInt64 = 0
 
+    /// `defaults` (a model's own, `ShapesModel.ImageDefaults`) with the flags given put over them.
+    func parameters(over defaults: SamplingParameters) -> SamplingParameters {
+        SamplingParameters(greedy: greedy || defaults.greedy, temperature: temperature ?? defaults.temperature,
+                           topK: topK ?? defaults.topK, topP: topP ?? defaults.topP, seed: seed)
+    }
+
     /// The parameters, with `defaultTopK` when sampling without an explicit top-k, and greedy when
     /// `greedyByDefault` and no sampling flag was given.
     func parameters(defaultTopK: Int? = nil, greedyByDefault: Bool = false) -> SamplingParameters {
         let sampling = temperature != nil || topK != nil || topP != nil
         return SamplingParameters(greedy: greedy || (greedyByDefault && !sampling), temperature: temperature ?? 1,
                                   topK: topK ?? defaultTopK, topP: topP, seed: seed)
+    }
+}
+
+/// Guidance and sampling for pictures and video from an Emu3 checkpoint: the flags given, else the
+/// checkpoint's generation_config.json, else Emu3's own (guidance 3, top-k 2048 of its 32768 codes).
+struct ImageDrawing {
+    var guidance: Float
+    var sampling: SamplingParameters
+
+    init(cfg: Float?, sampling options: SamplingOptions, directory: String) throws {
+        let config = try GenerationConfig.load(directory: URL(fileURLWithPath: directory))
+        guidance = cfg ?? config.guidanceScale ?? 3
+        guard guidance > 0, guidance.isFinite else { throw UserError("--cfg must be a positive number (1: no guidance), not \(guidance)") }
+        sampling = options.parameters(over: SamplingParameters(temperature: config.temperature ?? 1, topK: config.topK(default: 2048),
+                                                               topP: config.topP(default: nil)))
     }
 }
 

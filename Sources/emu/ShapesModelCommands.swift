@@ -26,11 +26,12 @@ enum ShapesModelCommands {
         guard command.ratio == "1:1", command.area == nil else {
             throw UserError("the ShapesWorld model draws \(canvas) pictures only: drop --ratio and --area")
         }
+        if let cfg = command.cfg, !(cfg > 0 && cfg.isFinite) { throw UserError("--cfg must be a positive number (1: no guidance), not \(cfg)") }
         let ids = try userFacing { () throws -> [Int] in
             try model.checkWords(command.prompt, role: "--prompt")
             if let negative = command.negativePrompt { try model.checkWords(negative, role: "--negative-prompt") }
             return try model.generateImageIDs(command.prompt, negativePrompt: command.negativePrompt ?? "", guidance: command.cfg,
-                                              sampling: command.sampling.parameters(defaultTopK: ShapesModel.imageSampling.topK))
+                                              sampling: command.sampling.parameters(over: model.imageDefaults.sampling))
         }
         try ImageFile.writePNG(try model.image(fromIDs: ids), to: URL(fileURLWithPath: command.out))
         if command.options.json {

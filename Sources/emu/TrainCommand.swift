@@ -70,6 +70,12 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("blank-cells"), help: "With --recipe shapes: code the VQ-VAE's empty cells as the empty canvas's codes (one code per place instead of hundreds that depend on objects elsewhere).")
     var blankCells = false
 
+    @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default 3, Emu3's).")
+    var imageCFG: Float?
+
+    @Option(name: .customLong("image-temperature"), help: "With --recipe shapes: the temperature the model draws pictures with by default (its generation_config.json; default 1).")
+    var imageTemperature: Float?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -124,6 +130,14 @@ struct TrainRecipeCommand: ParsableCommand {
             if let positionStep {
                 guard (1...16).contains(positionStep) else { throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)") }
                 settings.positionStep = positionStep
+            }
+            if let imageCFG {
+                guard imageCFG > 0, imageCFG.isFinite else { throw UserError("--image-cfg must be a positive number (1: no guidance), not \(imageCFG)") }
+                settings.imageGuidance = imageCFG
+            }
+            if let imageTemperature {
+                guard imageTemperature > 0, imageTemperature.isFinite else { throw UserError("--image-temperature must be a positive number, not \(imageTemperature)") }
+                settings.imageTemperature = imageTemperature
             }
             if let codec { settings.codec = codec }
             if let codecFrom {

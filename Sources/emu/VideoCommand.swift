@@ -19,8 +19,8 @@ struct VideoCommand: ParsableCommand {
     var ratio = "1:1"
     @Option(name: .long, help: "Target area in pixels per frame, ignored with --extend (default: 256x256, or the image processor's max_pixels if smaller).")
     var area: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it).")
-    var cfg: Float = 3
+    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it; default: the model's generation_config.json, else 3).")
+    var cfg: Float?
     @Option(name: .long, help: "Frames per second of the output GIF.")
     var fps = 8
     @OptionGroup var sampling: SamplingOptions
@@ -48,6 +48,7 @@ struct VideoCommand: ParsableCommand {
                 return
             }
             let pipeline = try ModelLoading.pipeline(options, components: .all)
+            let drawing = try ImageDrawing(cfg: cfg, sampling: sampling, directory: try ModelLoading.directory(options))
             guard let vq = pipeline.visionTokenizer, let imageProcessor = pipeline.imageProcessor else {
                 throw UserError("the checkpoint has no vision tokenizer")
             }
@@ -69,8 +70,8 @@ struct VideoCommand: ParsableCommand {
                 clip = try vq.encode(video: Tensor.concatenate(pixels.map { $0.reshaped([1] + $0.shape) }, axis: 0))
             }
             let request = Emu3Pipeline.ImageRequest(
-                prompt: prompt, ratio: ratio, area: area ?? MediaCoding.defaultArea(256 * 256, pipeline: pipeline), guidanceScale: cfg,
-                sampling: sampling.parameters(defaultTopK: 2048), frames: frames / factor, clip: clip)
+                prompt: prompt, ratio: ratio, area: area ?? MediaCoding.defaultArea(256 * 256, pipeline: pipeline), guidanceScale: drawing.guidance,
+                sampling: drawing.sampling, frames: frames / factor, clip: clip)
             let (generation, rows, columns) = try pipeline.imageGenerationRequest(request)
             let progress = TokenProgress(total: generation.maxNewTokens, label: "video \(columns)x\(rows)")
             let result = try pipeline.generateImage(request, onToken: progress.callAsFunction)

@@ -202,6 +202,40 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertTrue(Set(own.questionsByKind.keys).isSubset(of: QuestionKind.allCases.map(\.rawValue)))
     }
 
+    /// The guidance and temperature a recipe names are written to the folder's generation_config.json
+    /// and become how the reloaded model draws when a caller does not say; the caller's still win.
+    func testRecipesDrawingSettingsBecomeTheModelsDefaults() throws {
+        let folder = temporaryFolder("shapes-drawing")
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 2
+        settings.imageGuidance = 1.5
+        settings.imageTemperature = 0.7
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
+        let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("generation_config.json"))) as? [String: Any])
+        XCTAssertEqual(written["guidance_scale"] as? Double, 1.5)
+        XCTAssertEqual(written["temperature"] as? Double, 0.7, "written as 0.7, not the Float widened")
+        XCTAssertEqual(written["top_k"] as? Int, ShapesModel.imageSampling.topK)
+
+        let model = try ShapesModel(directory: folder)
+        let explicit = SamplingParameters(temperature: 0.7, topK: ShapesModel.imageSampling.topK)
+        XCTAssertEqual(model.imageDefaults, ShapesModel.ImageDefaults(guidance: 1.5, sampling: explicit))
+        let prompt = "a red circle"
+        XCTAssertEqual(try model.generateImageIDs(prompt), try model.generateImageIDs(prompt, guidance: 1.5, sampling: explicit))
+        let evaluation = ShapesEvaluation(model: model)
+        XCTAssertEqual(try evaluation.textToImage(perCategory: 1).report,
+                       try evaluation.textToImage(perCategory: 1, guidance: 1.5, sampling: explicit).report)
+
+        // A folder whose file has no sampling entries (the bundled model's) draws as Emu3 does.
+        let ids: [String: Any] = ["bos_token_id": 1, "eos_token_id": 2]
+        try JSONSerialization.data(withJSONObject: ids).write(to: folder.appendingPathComponent("generation_config.json"))
+        XCTAssertEqual(try ShapesModel(directory: folder).imageDefaults, ShapesModel.ImageDefaults())
+        // A bad entry is named when the model opens, not sampled with.
+        try Data(#"{"temperature": -1}"#.utf8).write(to: folder.appendingPathComponent("generation_config.json"))
+        XCTAssertThrowsError(try ShapesModel(directory: folder)) { error in
+            XCTAssertTrue("\(error)".contains("temperature"), "\(error)")
+        }
+    }
+
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
     /// weights bit for bit, and another seed gives different ones.
     func testVisionTokenizerStageIsReproducibleFromTheSeed() throws {
