@@ -140,8 +140,12 @@ public struct ShapesRecipe {
         let videos = TaskData.videoClips(.train, start: start, count: s.videoCount, frameCount: s.videoFrames)
         let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes)
 
-        // (1) the codec, from every task's pictures (or an existing model's).
-        var codec = try reusedCodec ?? trainCodec(captions: captions, videos: videos, episodes: episodes)
+        // (1) the codec, from every task's pictures (or an existing model's). Its captioned scenes have
+        // objects anywhere, whatever grid the decoder's captions use: every variant of a seed's
+        // recipe trains the same codec, so one variant's codec can stand in for another's.
+        let codecCaptions = s.positionStep == 1 ? captions
+            : TaskData.captionedImages(.train, start: start, count: min(s.captionCount, s.codebookImages / 2))
+        var codec = try reusedCodec ?? trainCodec(captions: codecCaptions, videos: videos, episodes: episodes)
         if let vq = codec as? VisionTokenizerCodec {
             if s.blankCells && vq.blankCodes == nil { codec = try vq.withBlankCells() }
             s.blankCells = (codec as? VisionTokenizerCodec)?.blankCodes != nil

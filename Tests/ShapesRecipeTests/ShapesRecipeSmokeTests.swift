@@ -236,6 +236,36 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         }
     }
 
+    /// A seed's codec does not depend on the grid the decoder's captions use, and a decoder trained
+    /// on a reused codec is the one the recipe trains on its own codec: `--codec-from` a model of the
+    /// same seed gives the from-scratch model bit for bit, without the VQ-VAE stage.
+    func testReusedCodecOfTheSameSeedGivesTheFromScratchModel() throws {
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 3
+        let anywhere = temporaryFolder("shapes-anywhere")
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: anywhere)
+        settings.positionStep = 8
+        settings.blankCells = true
+        let onGrid = temporaryFolder("shapes-on-grid")
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: onGrid)
+        settings.codecSource = anywhere.path
+        let reused = temporaryFolder("shapes-on-grid-reused")
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: reused)
+
+        func tensors(_ folder: URL) throws -> [String: [Float]] {
+            let store = try WeightStore.load(file: folder.appendingPathComponent("model.safetensors").path)
+            return try Dictionary(uniqueKeysWithValues: store.names.map { ($0, try store.tensor($0).to(.float32).toArray()) })
+        }
+        let (a, b, c) = (try tensors(anywhere), try tensors(onGrid), try tensors(reused))
+        let codecNames = a.keys.filter { $0.hasPrefix("model.vqmodel.") }
+        XCTAssertFalse(codecNames.isEmpty)
+        XCTAssertTrue(codecNames.allSatisfy { a[$0] == b[$0] }, "the grid changed the codec")
+        XCTAssertEqual(b.keys.sorted(), c.keys.sorted())
+        XCTAssertTrue(b.allSatisfy { c[$0.key] == $0.value }, "a reused codec of the same seed changed the model")
+        XCTAssertFalse(a.filter { !$0.key.hasPrefix("model.vqmodel.") }.allSatisfy { b[$0.key] == $0.value },
+                       "the grid's data should train another decoder")
+    }
+
     /// The recipe is reproducible from a seed, its VQ-VAE stage included: two runs give the same
     /// weights bit for bit, and another seed gives different ones.
     func testVisionTokenizerStageIsReproducibleFromTheSeed() throws {
