@@ -64,15 +64,41 @@ enum ShapesCheckpointWriter {
     }
 
     /// The folder's README: what the model is, how it was made, what it can and cannot do.
+    /// The `emu train` command that makes a model with settings `s`: the flags that differ from the
+    /// recipe's defaults.
+    static func recipeCommand(_ s: ShapesRecipe.Settings) -> String {
+        let d = ShapesRecipe.Settings()
+        var flags = ["--seed \(s.seed)"]
+        if let source = s.codecSource { flags.append("--codec-from \(source)") } else if s.codec != d.codec { flags.append("--codec \(s.codec.rawValue)") }
+        if s.tasks != d.tasks { flags.append("--tasks " + s.tasks.map(\.rawValue).joined(separator: ",")) }
+        if s.taskTokens > 0 {
+            if s.taskTokens != d.taskTokens { flags.append(String(format: "--task-tokens %.0f", s.taskTokens)) }
+        } else {
+            flags.append("--steps \(s.steps)")
+        }
+        if s.minutes > 0 { flags.append(String(format: "--minutes %g", s.minutes)) }
+        if s.hiddenSize != d.hiddenSize { flags.append("--hidden-size \(s.hiddenSize)") }
+        if s.layers != d.layers { flags.append("--layers \(s.layers)") }
+        if s.codebookSize != d.codebookSize { flags.append("--codebook-size \(s.codebookSize)") }
+        if s.captionCount != d.captionCount { flags.append("--captions \(s.captionCount)") }
+        if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }
+        if s.questionCount != d.questionCount { flags.append("--questions \(s.questionCount)") }
+        if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }
+        if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
+        if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }
+        if s.imageTemperature != d.imageTemperature { flags.append("--image-temperature \(s.imageTemperature)") }
+        return "emu train --recipe shapes " + flags.joined(separator: " ")
+    }
+
     static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codec: any ShapesImageCodec,
                           configuration c: Transformer.Configuration) -> String {
         let grid = "64x64 -> \(64 / codec.spatialFactor)x\(64 / codec.spatialFactor) codes"
+        let trainedBy = s.codecSource.map { "reused from \($0) (`--codec-from`)" } ?? "trained\nby the recipe on rendered scenes"
         let codecText = type(of: codec).kind == PatchCodebook.kind
-            ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE, and the"
-            : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), trained\nby the recipe on rendered scenes (`vq_config`, weights under `model.vqmodel.*`). The"
+            ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE. The"
+            : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), \(trainedBy)\n(`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
         let stopped = o.steps < o.plannedSteps ? " (stopped by the --minutes limit; \(o.plannedSteps) planned)" : ""
-        let length = s.taskTokens > 0 ? String(format: "--task-tokens %.0f", s.taskTokens) : "--steps \(s.steps)"
         return """
         # ShapesWorld Emu3 (\(s.tasks.count == ShapesTask.allCases.count ? "unified" : "specialist: \(tasks)"))
 
@@ -81,14 +107,15 @@ enum ShapesCheckpointWriter {
         checked by a program: text-to-image, image understanding, video continuation and gripper actions.
         `emu demo` and `emu eval` load it by default; RESULTS.md has its metrics.
 
-        Made by `emu train --recipe shapes --seed \(s.seed) --codec \(s.codec.rawValue) \(length)\(s.minutes > 0 ? String(format: " --minutes %g", s.minutes) : "") --tasks \(tasks)`:
+        Made by `\(recipeCommand(s))`:
         \(o.steps) steps\(stopped) of \(s.batchSize) x \(s.sequenceLength) tokens on \(o.trainingExamples) examples,
         \(String(format: "%.0f", o.seconds / 60)) minutes on the machine that made it; loss \(String(format: "%.3f", o.firstLoss)) -> \(String(format: "%.3f", o.finalLoss)).
         `recipe_settings.json`, `recipe_outcome.json` and `training_log.jsonl` hold the details.
 
         \(codecText)
-        tokenizer is word-level. So the generic commands (`emu generate`, `emu chat`, ...) refuse this
-        folder; they run real Emu3 checkpoints.
+        tokenizer is word-level and the sequence layout ShapesWorld's: `emu generate`, `chat`, `video`,
+        `eval`, `demo` and `serve` run the folder as a ShapesWorld model. Pictures are drawn at guidance
+        \(s.imageGuidance) and temperature \(s.imageTemperature) unless a command says otherwise (`generation_config.json`).
 
         """
     }

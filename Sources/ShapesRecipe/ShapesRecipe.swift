@@ -40,17 +40,21 @@ public struct ShapesRecipe {
         public var vqSteps = 1000
         public var vqBatchSize = 8
         public var vqLearningRate: Float = 2e-3
-        public var captionCount = 9000
+        /// 27,000 (three times model 3's 9000, with the steps to pass over them as often): the
+        /// text-to-image tokens that took single objects from 0.10 to 0.86 (RESULTS.md).
+        public var captionCount = 27000
         /// Share of the captioned scenes that also give a captioning example ("describe the
         /// image."); every one gives a text-to-image example. Below 1 it adds text-to-image tokens
         /// to the mix without adding as many captioning tokens. Scenes are picked evenly, not at random.
-        public var captioningShare = 1.0
+        /// A third: about 9000 captioning examples, as many as model 3 had.
+        public var captioningShare = 0.333
         /// Object centres of captioned and questioned scenes on multiples of this (1: any pixel).
-        /// An experiment: 8, the codec's stride, shows every object at one offset in its cells.
-        public var positionStep = 1
+        /// 8, the codec's stride, shows every object at one offset in its cells: cells no longer
+        /// have to agree on where an edge falls (single objects 0.54 with 1, 0.85 with 8).
+        public var positionStep = 8
         /// Give the VQ-VAE's empty cells the empty canvas's codes (`VisionTokenizerCodec.blankCodes`).
-        /// A reused codec that has them keeps them.
-        public var blankCells = false
+        /// A reused codec that has them keeps them. The VQ-VAE's only (a patch codec refuses them).
+        public var blankCells = true
         public var questionCount = 6000
         public var videoCount = 1200
         public var videoFrames = 6
@@ -62,11 +66,13 @@ public struct ShapesRecipe {
         public var intermediateSize = 768
         public var sequenceLength = 512
         public var batchSize = 8
+        /// Optimizer steps, when `taskTokens` is 0.
         public var steps = 3600
         /// When positive, replaces `steps`: train until the optimizer has seen this many tokens of
         /// the trained tasks, counted as `tokensSeenPerTask` counts them (padding excluded). This is
-        /// how a specialist is matched to the unified model's tokens of its task.
-        public var taskTokens: Double = 0
+        /// how a specialist is matched to the unified model's tokens of its task. 18M: 5219 steps
+        /// of the default mix, 3.6 passes over it, about 70 minutes here.
+        public var taskTokens: Double = 18_000_000
         public var learningRate: Float = 1e-3
         /// Stop after this many minutes of training even if `steps` are not done (0: no limit).
         public var minutes: Double = 0
@@ -76,10 +82,10 @@ public struct ShapesRecipe {
         /// Share of text-to-image examples whose caption is dropped (trains the CFG branch).
         public var unconditionalShare = 0.1
         /// How the model draws pictures by default, written to its `generation_config.json`
-        /// (`ShapesModel.ImageDefaults`): Emu3's guidance of 3 and temperature 1 unless a run
-        /// names the settings its model draws best with.
-        public var imageGuidance: Float = 3
-        public var imageTemperature: Float = 1
+        /// (`ShapesModel.ImageDefaults`): the settings model 4 draws best with. Emu3's guidance
+        /// of 3 draws extra objects at this size (RESULTS.md, "Guidance draws the extra objects").
+        public var imageGuidance: Float = 1.5
+        public var imageTemperature: Float = 0.7
 
         public init() {}
 
@@ -90,7 +96,7 @@ public struct ShapesRecipe {
             s.vqSteps = 3; s.vqBatchSize = 2
             s.captionCount = 40; s.questionCount = 30; s.videoCount = 4; s.actionEpisodes = 4
             s.hiddenSize = 32; s.layers = 1; s.heads = 2; s.intermediateSize = 64
-            s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 100; s.learningRate = 1e-2
+            s.videoFrames = 3; s.sequenceLength = 320; s.batchSize = 2; s.steps = 100; s.taskTokens = 0; s.learningRate = 1e-2
             return s
         }
     }
@@ -150,7 +156,7 @@ public struct ShapesRecipe {
             if s.blankCells && vq.blankCodes == nil { codec = try vq.withBlankCells() }
             s.blankCells = (codec as? VisionTokenizerCodec)?.blankCodes != nil
         } else if s.blankCells {
-            throw ShapesModelError.invalid("settings", reason: "blank cells are for the VQ-VAE codec, not \(type(of: codec).kind)")
+            throw ShapesModelError.invalid("settings", reason: "blank cells are for the VQ-VAE codec, not \(type(of: codec).kind) (train with --no-blank-cells)")
         }
         if s.blankCells { log("empty cells coded as the empty canvas") }
         let codecCeiling = try CodecCeiling.genEval(codec, perCategory: 20)

@@ -28,10 +28,10 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (same seed, same model).")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Optimizer steps (default: the recipe's).")
+    @Option(name: .long, help: "Optimizer steps, instead of the recipe's token budget (--task-tokens).")
     var steps: Int?
 
-    @Option(name: .long, help: "Instead of --steps: train until the optimizer has seen this many tokens of the trained tasks (padding excluded; how specialists match the unified model).")
+    @Option(name: .long, help: "Instead of --steps: train until the optimizer has seen this many tokens of the trained tasks (padding excluded; how specialists match the unified model; default: the recipe's 18000000).")
     var taskTokens: Double?
 
     @Option(name: .long, help: "Stop training after this many minutes even if steps remain.")
@@ -52,10 +52,10 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: the decoder's layers (default: the recipe's 4).")
     var layers: Int?
 
-    @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 9000).")
+    @Option(name: .long, help: "With --recipe shapes: captioned scenes in the mix, for text-to-image and captioning (default: the recipe's 27000).")
     var captions: Int?
 
-    @Option(name: .customLong("captioning-share"), help: "With --recipe shapes: the share of captioned scenes that also train captioning (0 to 1; default 1, every one). Below 1, more --captions add text-to-image tokens without as many captioning tokens.")
+    @Option(name: .customLong("captioning-share"), help: "With --recipe shapes: the share of captioned scenes that also train captioning (0 to 1; default the recipe's 0.333). Below 1, more --captions add text-to-image tokens without as many captioning tokens.")
     var captioningShare: Double?
 
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
@@ -64,16 +64,16 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")
     var codebookSize: Int?
 
-    @Option(name: .customLong("position-step"), help: "With --recipe shapes: put the centres of captioned and questioned objects on multiples of this many pixels (an experiment; default 1, anywhere).")
+    @Option(name: .customLong("position-step"), help: "With --recipe shapes: put the centres of captioned and questioned objects on multiples of this many pixels (default the recipe's 8, the codec's stride; 1 is anywhere).")
     var positionStep: Int?
 
-    @Flag(name: .customLong("blank-cells"), help: "With --recipe shapes: code the VQ-VAE's empty cells as the empty canvas's codes (one code per place instead of hundreds that depend on objects elsewhere).")
-    var blankCells = false
+    @Flag(name: .customLong("blank-cells"), inversion: .prefixedNo, help: "With --recipe shapes: code the VQ-VAE's empty cells as the empty canvas's codes (one code per place instead of hundreds that depend on objects elsewhere; default on with the VQ-VAE).")
+    var blankCells: Bool?
 
-    @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default 3, Emu3's).")
+    @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default the recipe's 1.5).")
     var imageCFG: Float?
 
-    @Option(name: .customLong("image-temperature"), help: "With --recipe shapes: the temperature the model draws pictures with by default (its generation_config.json; default 1).")
+    @Option(name: .customLong("image-temperature"), help: "With --recipe shapes: the temperature the model draws pictures with by default (its generation_config.json; default the recipe's 0.7).")
     var imageTemperature: Float?
 
     @Option(name: .long, help: "Output model folder.")
@@ -93,7 +93,10 @@ struct TrainRecipeCommand: ParsableCommand {
             guard recipe == "shapes" else { throw UserError("unknown recipe '\(recipe)' (known: shapes)") }
             var settings = smoke ? ShapesRecipe.Settings.smoke : ShapesRecipe.Settings()
             settings.seed = seed
-            if let steps { settings.steps = steps }
+            if let steps {
+                settings.steps = steps
+                settings.taskTokens = 0
+            }
             if let taskTokens {
                 guard steps == nil else { throw UserError("give --steps or --task-tokens, not both") }
                 guard taskTokens > 0 else { throw UserError("--task-tokens must be positive") }
@@ -122,7 +125,8 @@ struct TrainRecipeCommand: ParsableCommand {
                 guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }
                 settings.questionCount = questions
             }
-            if blankCells { settings.blankCells = true }
+            // Blank cells are the VQ-VAE's: on by default with it, off with the patch codec unless asked for (then refused).
+            settings.blankCells = blankCells ?? (codec != .patch)
             if let codebookSize {
                 guard (2...16384).contains(codebookSize) else { throw UserError("--codebook-size must be 2 to 16384, not \(codebookSize)") }
                 settings.codebookSize = codebookSize

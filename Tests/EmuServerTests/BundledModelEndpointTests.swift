@@ -59,12 +59,14 @@ final class BundledModelEndpointTests: XCTestCase {
         }
     }
 
-    /// A seeded picture: the library's ids for the same prompt, guidance and sampling; a 64x64 PNG.
+    /// A seeded picture: the library's ids for the same prompt, with the model's own guidance and
+    /// sampling (its generation_config.json) when the request names none; a 64x64 PNG.
     func testImageGenerationDrawsWhatTheLibraryDraws() async throws {
         let model = try Self.model.get()
         let prompt = "a large blue square"
-        let sampling = SamplingParameters(temperature: 1, topK: ShapesModel.imageSampling.topK, seed: 11)
-        let ids = try model.generateImageIDs(prompt, guidance: 3, sampling: sampling)
+        var sampling = model.imageDefaults.sampling
+        sampling.seed = 11
+        let ids = try model.generateImageIDs(prompt, guidance: model.imageDefaults.guidance, sampling: sampling)
         try await application().test(.router) { client in
             let response = try await client.post("/v1/images/generations", json: ["prompt": prompt, "seed": 11])
             XCTAssertEqual(response.status, .ok, response.text)

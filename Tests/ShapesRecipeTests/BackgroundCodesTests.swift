@@ -60,12 +60,14 @@ final class BackgroundCodesTests: XCTestCase {
 
     /// The bundled VQ-VAE with blank cells: the empty canvas codes as itself, every empty cell of a
     /// scene gets the empty canvas's code at its place and every other cell keeps the VQ-VAE's
-    /// code; the blank codes survive the checkpoint's config entry.
+    /// code; the blank codes survive the checkpoint's config entry, and are the bundled model's.
     func testBlankCellsGiveEmptyCellsTheEmptyCanvasCodes() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Models/shapes-emu3")
-        let plain = try XCTUnwrap(try ShapesModel(directory: folder).codec as? VisionTokenizerCodec)
+        let bundled = try XCTUnwrap(try ShapesModel(directory: folder).codec as? VisionTokenizerCodec)
+        let plain = VisionTokenizerCodec(tokenizer: bundled.tokenizer, weights: bundled.weights)
         let blank = try plain.withBlankCells()
+        XCTAssertEqual(bundled.blankCodes, blank.blankCodes, "the bundled model codes empty cells as blank")
         let blankCodes = try XCTUnwrap(blank.blankCodes)
         let empty = RGBImage(width: 64, height: 64)
         XCTAssertEqual(try plain.encode(empty), blankCodes)

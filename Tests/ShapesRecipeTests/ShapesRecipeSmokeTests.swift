@@ -27,6 +27,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let folder = temporaryFolder("shapes-smoke")
         var settings = ShapesRecipe.Settings.smoke
         settings.codec = codec
+        // Codes as the generic VQ-VAE loader codes them (blank cells have their own test).
+        settings.blankCells = false
         let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         XCTAssertNotNil(outcome.codecCeiling, "\(codec)")
         XCTAssertEqual(outcome.steps, ShapesRecipe.Settings.smoke.steps)
@@ -78,6 +80,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let folder = temporaryFolder("shapes-budget")
         var settings = ShapesRecipe.Settings.smoke
         settings.codec = .patch
+        settings.blankCells = false
         settings.tasks = [.understanding]
         settings.taskTokens = 9000
         let outcome = try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
@@ -208,22 +211,27 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let folder = temporaryFolder("shapes-drawing")
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
-        settings.imageGuidance = 1.5
-        settings.imageTemperature = 0.7
+        settings.imageGuidance = 2
+        settings.imageTemperature = 0.8
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("generation_config.json"))) as? [String: Any])
-        XCTAssertEqual(written["guidance_scale"] as? Double, 1.5)
-        XCTAssertEqual(written["temperature"] as? Double, 0.7, "written as 0.7, not the Float widened")
+        XCTAssertEqual(written["guidance_scale"] as? Double, 2)
+        XCTAssertEqual(written["temperature"] as? Double, 0.8, "written as 0.8, not the Float widened")
         XCTAssertEqual(written["top_k"] as? Int, ShapesModel.imageSampling.topK)
+        // The model card names the command that made the model: the flags that are not the recipe's defaults.
+        let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(card.contains("--steps 2 "), card)
+        XCTAssertTrue(card.contains("--image-cfg 2.0 --image-temperature 0.8`"), card)
+        XCTAssertFalse(card.contains("--position-step"), "a default is not named: \(card)")
 
         let model = try ShapesModel(directory: folder)
-        let explicit = SamplingParameters(temperature: 0.7, topK: ShapesModel.imageSampling.topK)
-        XCTAssertEqual(model.imageDefaults, ShapesModel.ImageDefaults(guidance: 1.5, sampling: explicit))
+        let explicit = SamplingParameters(temperature: 0.8, topK: ShapesModel.imageSampling.topK)
+        XCTAssertEqual(model.imageDefaults, ShapesModel.ImageDefaults(guidance: 2, sampling: explicit))
         let prompt = "a red circle"
-        XCTAssertEqual(try model.generateImageIDs(prompt), try model.generateImageIDs(prompt, guidance: 1.5, sampling: explicit))
+        XCTAssertEqual(try model.generateImageIDs(prompt), try model.generateImageIDs(prompt, guidance: 2, sampling: explicit))
         let evaluation = ShapesEvaluation(model: model)
         XCTAssertEqual(try evaluation.textToImage(perCategory: 1).report,
-                       try evaluation.textToImage(perCategory: 1, guidance: 1.5, sampling: explicit).report)
+                       try evaluation.textToImage(perCategory: 1, guidance: 2, sampling: explicit).report)
 
         // A folder whose file has no sampling entries (the bundled model's) draws as Emu3 does.
         let ids: [String: Any] = ["bos_token_id": 1, "eos_token_id": 2]
@@ -242,6 +250,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     func testReusedCodecOfTheSameSeedGivesTheFromScratchModel() throws {
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 3
+        settings.positionStep = 1
+        settings.blankCells = false
         let anywhere = temporaryFolder("shapes-anywhere")
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: anywhere)
         settings.positionStep = 8
