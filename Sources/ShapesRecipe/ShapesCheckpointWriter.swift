@@ -42,6 +42,8 @@ enum ShapesCheckpointWriter {
             "bos_token_id": vocabulary.specials.beginOfSequence, "eos_token_id": vocabulary.specials.endOfSequence,
             "pad_token_id": vocabulary.specials.padding, "guidance_scale": shortest(settings.imageGuidance),
             "temperature": shortest(settings.imageTemperature), "top_k": ShapesModel.imageSampling.topK ?? 0,
+            // Pictures are sampled; without it transformers reads the file as greedy and ignores the two above.
+            "do_sample": true,
         ]
         func json(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) }
         let encoder = JSONEncoder()

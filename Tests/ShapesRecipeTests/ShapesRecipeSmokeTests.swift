@@ -218,6 +218,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertEqual(written["guidance_scale"] as? Double, 2)
         XCTAssertEqual(written["temperature"] as? Double, 0.8, "written as 0.8, not the Float widened")
         XCTAssertEqual(written["top_k"] as? Int, ShapesModel.imageSampling.topK)
+        XCTAssertEqual(written["do_sample"] as? Bool, true, "transformers samples with them only then")
         // The model card names the command that made the model: the flags that are not the recipe's defaults.
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(card.contains("--steps 2 "), card)
