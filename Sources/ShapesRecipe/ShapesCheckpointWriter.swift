@@ -65,7 +65,6 @@ enum ShapesCheckpointWriter {
         }
     }
 
-    /// The folder's README: what the model is, how it was made, what it can and cannot do.
     /// The `emu train` command that makes a model with settings `s`: the flags that differ from the
     /// recipe's defaults.
     static func recipeCommand(_ s: ShapesRecipe.Settings) -> String {
@@ -92,6 +91,7 @@ enum ShapesCheckpointWriter {
         return "emu train --recipe shapes " + flags.joined(separator: " ")
     }
 
+    /// The folder's README: what the model is, how it was made, what it can and cannot do.
     static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codec: any ShapesImageCodec,
                           configuration c: Transformer.Configuration) -> String {
         let grid = "64x64 -> \(64 / codec.spatialFactor)x\(64 / codec.spatialFactor) codes"
