@@ -63,7 +63,9 @@ struct DemoCommand: ParsableCommand {
 
             Output.log("image to text")
             var descriptions: [Described] = []
-            for (i, sample) in TaskData.captionedImages(.heldOut, start: 1000, count: 3).enumerated() {
+            // Pictures of the model's own world (objects on its grid, if it was trained on one).
+            let positionStep = model.trainingData?.positionStep ?? 1
+            for (i, sample) in TaskData.captionedImages(.heldOut, start: 1000, count: 3, positionStep: positionStep).enumerated() {
                 let answer = try model.answer(QuestionGenerator.describePrompt, about: sample.image)
                 descriptions.append(Described(file: try save(sample.image, "described_\(i).png"), truth: sample.caption, answer: answer,
                                               exact: AnswerScorer.isExactMatch(answer, expected: sample.caption)))
