@@ -1,4 +1,5 @@
 import Foundation
+import EmuIO
 
 /// How the next token is chosen from a row of scores.
 public struct SamplingParameters: Sendable, Equatable {
@@ -20,6 +21,13 @@ public struct SamplingParameters: Sendable, Equatable {
     }
 
     public static let greedy = SamplingParameters(greedy: true)
+
+    /// A checkpoint's `generation_config.json` sampling (temperature, top-k, top-p) where it names
+    /// them, else `fallback`'s; seed 0, never greedy (the file is read for sampled pictures).
+    public init(_ config: GenerationConfig, fallback: SamplingParameters) {
+        self.init(temperature: config.temperature ?? fallback.temperature, topK: config.topK(default: fallback.topK),
+                  topP: config.topP(default: fallback.topP))
+    }
 
     func validate() throws {
         guard greedy || (temperature > 0 && temperature.isFinite) else {

@@ -71,10 +71,7 @@ public struct ShapesModel: Sendable {
         }
 
         public init(_ config: GenerationConfig) {
-            let fallback = ShapesModel.imageSampling
-            self.init(guidance: config.guidanceScale ?? 3,
-                      sampling: SamplingParameters(temperature: config.temperature ?? fallback.temperature,
-                                                   topK: config.topK(default: fallback.topK), topP: config.topP(default: fallback.topP)))
+            self.init(guidance: config.guidanceScale ?? 3, sampling: SamplingParameters(config, fallback: ShapesModel.imageSampling))
         }
     }
 

@@ -41,7 +41,7 @@ public struct ShapesRecipe {
         public var vqBatchSize = 8
         public var vqLearningRate: Float = 2e-3
         /// 27,000 (three times model 3's 9000, with the steps to pass over them as often): the
-        /// text-to-image tokens that took single objects from 0.10 to 0.86 (RESULTS.md).
+        /// text-to-image tokens that took single objects from 0.10 to 0.85 (RESULTS.md).
         public var captionCount = 27000
         /// Share of the captioned scenes that also give a captioning example ("describe the
         /// image."); every one gives a text-to-image example. Below 1 it adds text-to-image tokens
@@ -149,9 +149,10 @@ public struct ShapesRecipe {
         // (1) the codec, from every task's pictures (or an existing model's). Its captioned scenes have
         // objects anywhere, whatever grid the decoder's captions use: every variant of a seed's
         // recipe trains the same codec, so one variant's codec can stand in for another's.
-        let codecCaptions = s.positionStep == 1 ? captions
-            : TaskData.captionedImages(.train, start: start, count: min(s.captionCount, s.codebookImages / 2))
-        var codec = try reusedCodec ?? trainCodec(captions: codecCaptions, videos: videos, episodes: episodes)
+        var codec = try reusedCodec ?? trainCodec(
+            captions: s.positionStep == 1 ? captions
+                : TaskData.captionedImages(.train, start: start, count: min(s.captionCount, s.codebookImages / 2)),
+            videos: videos, episodes: episodes)
         if let vq = codec as? VisionTokenizerCodec {
             if s.blankCells && vq.blankCodes == nil { codec = try vq.withBlankCells() }
             s.blankCells = (codec as? VisionTokenizerCodec)?.blankCodes != nil

@@ -83,7 +83,7 @@ struct EvalCommand: ParsableCommand {
             if let positionStep, !(1...16).contains(positionStep) {
                 throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)")
             }
-            if let cfg, !(cfg > 0 && cfg.isFinite) { throw UserError("--cfg must be a positive number (1: no guidance), not \(cfg)") }
+            try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)

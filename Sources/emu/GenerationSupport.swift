@@ -44,11 +44,17 @@ struct ImageDrawing {
     var sampling: SamplingParameters
 
     init(cfg: Float?, sampling options: SamplingOptions, directory: String) throws {
+        try ImageDrawing.check(cfg)
         let config = try GenerationConfig.load(directory: URL(fileURLWithPath: directory))
         guidance = cfg ?? config.guidanceScale ?? 3
-        guard guidance > 0, guidance.isFinite else { throw UserError("--cfg must be a positive number (1: no guidance), not \(guidance)") }
-        sampling = options.parameters(over: SamplingParameters(temperature: config.temperature ?? 1, topK: config.topK(default: 2048),
-                                                               topP: config.topP(default: nil)))
+        sampling = options.parameters(over: SamplingParameters(config, fallback: SamplingParameters(topK: 2048)))
+    }
+
+    /// Throws, naming `flag`, unless `scale` is absent or a usable guidance scale (positive, finite).
+    static func check(_ scale: Float?, flag: String = "--cfg") throws {
+        if let scale, !(scale > 0 && scale.isFinite) {
+            throw UserError("\(flag) must be a positive number (1: no guidance), not \(scale)")
+        }
     }
 }
 

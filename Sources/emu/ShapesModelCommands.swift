@@ -26,7 +26,7 @@ enum ShapesModelCommands {
         guard command.ratio == "1:1", command.area == nil else {
             throw UserError("the ShapesWorld model draws \(canvas) pictures only: drop --ratio and --area")
         }
-        if let cfg = command.cfg, !(cfg > 0 && cfg.isFinite) { throw UserError("--cfg must be a positive number (1: no guidance), not \(cfg)") }
+        try ImageDrawing.check(command.cfg)
         let ids = try userFacing { () throws -> [Int] in
             try model.checkWords(command.prompt, role: "--prompt")
             if let negative = command.negativePrompt { try model.checkWords(negative, role: "--negative-prompt") }

@@ -136,7 +136,7 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.positionStep = positionStep
             }
             if let imageCFG {
-                guard imageCFG > 0, imageCFG.isFinite else { throw UserError("--image-cfg must be a positive number (1: no guidance), not \(imageCFG)") }
+                try ImageDrawing.check(imageCFG, flag: "--image-cfg")
                 settings.imageGuidance = imageCFG
             }
             if let imageTemperature {
