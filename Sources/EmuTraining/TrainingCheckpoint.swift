@@ -46,11 +46,7 @@ public enum TrainingCheckpoint {
             try config.write(to: staging.appendingPathComponent("config.json"))
             try SafetensorsWriter.write(weights, metadata: ["format": "pt"],
                                         to: staging.appendingPathComponent("model.safetensors").path)
-            try SafetensorsWriter.write(optimizer.stateTensors(), metadata: ["step": "\(optimizer.step)"],
-                                        to: staging.appendingPathComponent(optimizerFile).path)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(state).write(to: staging.appendingPathComponent(stateFile))
+            try writeResumeFiles(into: staging, optimizer: optimizer, state: state)
             // The folder being replaced is still in place while the staging folder is built.
             let origin = sourceFolder ?? folder
             for name in extraFiles {
@@ -60,6 +56,16 @@ public enum TrainingCheckpoint {
                 }
             }
         }
+    }
+
+    /// Writes `optimizer.safetensors` (AdamW's moments) and `trainer_state.json` into `folder`:
+    /// what a checkpoint folder needs beyond the weights to be resumed.
+    public static func writeResumeFiles(into folder: URL, optimizer: AdamW, state: TrainerState) throws {
+        try SafetensorsWriter.write(optimizer.stateTensors(), metadata: ["step": "\(optimizer.step)"],
+                                    to: folder.appendingPathComponent(optimizerFile).path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: folder.appendingPathComponent(stateFile))
     }
 
     /// Reads the trainer state and restores the optimizer's moments from a saved folder.

@@ -12,7 +12,8 @@ import Foundation
 enum ShapesCheckpointWriter {
     static func write(to folder: URL, weights: [String: Tensor], codec: any ShapesImageCodec, vocabulary: ShapesVocabulary,
                       configuration c: Transformer.Configuration, settings: ShapesRecipe.Settings,
-                      outcome: ShapesRecipe.Outcome, history: [StepMetrics]) throws {
+                      outcome: ShapesRecipe.Outcome, history: [StepMetrics],
+                      resumeFiles: (optimizer: AdamW, state: TrainerState)? = nil) throws {
         let codecEntries = try codec.checkpointEntries()
         let tensors = weights.merging(codecEntries.tensors) { text, _ in text }
         // transformers' Emu3TextConfig defaults these to the real vocabulary's ids (151643 for
@@ -56,12 +57,14 @@ enum ShapesCheckpointWriter {
             try json(tokenizerConfig).write(to: staging.appendingPathComponent("tokenizer_config.json"))
             try json(processorConfig).write(to: staging.appendingPathComponent("processor_config.json"))
             try json(generationConfig).write(to: staging.appendingPathComponent("generation_config.json"))
-            try encoder.encode(settings).write(to: staging.appendingPathComponent("recipe_settings.json"))
-            try encoder.encode(outcome).write(to: staging.appendingPathComponent("recipe_outcome.json"))
+            try encoder.encode(settings).write(to: staging.appendingPathComponent(SavedRecipeRun.settingsFile))
+            try encoder.encode(outcome).write(to: staging.appendingPathComponent(SavedRecipeRun.outcomeFile))
             try modelCard(settings: settings, outcome: outcome, codec: codec, configuration: c)
                 .write(to: staging.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
             let lines = try history.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-            try (lines.joined(separator: "\n") + "\n").write(to: staging.appendingPathComponent("training_log.jsonl"), atomically: true, encoding: .utf8)
+            try (lines.joined(separator: "\n") + "\n").write(to: staging.appendingPathComponent(SavedRecipeRun.historyFile), atomically: true, encoding: .utf8)
+            // An unfinished run's folder also holds what `--resume` continues from.
+            if let resumeFiles { try TrainingCheckpoint.writeResumeFiles(into: staging, optimizer: resumeFiles.optimizer, state: resumeFiles.state) }
         }
     }
 
@@ -100,7 +103,8 @@ enum ShapesCheckpointWriter {
             ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE. The"
             : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), \(trainedBy)\n(`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
-        let stopped = o.steps < o.plannedSteps ? " (stopped by the --minutes limit; \(o.plannedSteps) planned)" : ""
+        let stopped = o.steps < o.plannedSteps
+            ? " (unfinished: \(o.plannedSteps) planned; the same command with `--resume` continues it)" : ""
         return """
         # ShapesWorld Emu3 (\(s.tasks.count == ShapesTask.allCases.count ? "unified" : "specialist: \(tasks)"))
 

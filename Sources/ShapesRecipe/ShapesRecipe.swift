@@ -120,21 +120,42 @@ public struct ShapesRecipe {
     }
 
     public let settings: Settings
+    /// Decoder steps between saves of the unfinished run to the output folder (0: none before the
+    /// end). A saved run holds the optimizer's state, so an interrupted recipe loses at most this
+    /// many steps: `run(output:resume: true)` continues it bit for bit (`SavedRecipeRun`).
+    public var saveInterval: Int
     public let log: (String) -> Void
+    /// Ends training after this step as the --minutes limit does (tests).
+    var stopStep: Int? = nil
+    /// Called after each step and its save, if any (tests: a throw is an interruption).
+    var afterStep: ((Int) throws -> Void)? = nil
 
-    public init(settings: Settings, log: @escaping (String) -> Void) {
+    public init(settings: Settings, saveInterval: Int = 0, log: @escaping (String) -> Void) {
         self.settings = settings
+        self.saveInterval = saveInterval
         self.log = log
     }
 
-    /// Runs the recipe and writes the model folder to `output` (replaced atomically).
+    /// Runs the recipe and writes the model folder to `output` (replaced atomically). With
+    /// `resume`, an unfinished run saved in `output` continues where it stopped (with its codec: no
+    /// VQ-VAE stage), a finished one is returned as it is, and with none the recipe starts anew.
     @discardableResult
-    public func run(output: URL) throws -> Outcome {
+    public func run(output: URL, resume: Bool = false) throws -> Outcome {
         var s = settings
         let started = Date()
+        let saved = resume ? try SavedRecipeRun.load(from: output, requested: s) : nil
+        if let saved, !saved.isUnfinished {
+            log("\(output.path) holds the finished run (\(saved.outcome.steps) steps): nothing to resume")
+            return saved.outcome
+        }
+        if resume && saved == nil { log("no run saved in \(output.path): starting a new one") }
         // A reused codec is checked before anything else runs.
         var reusedCodec: (any ShapesImageCodec)? = nil
-        if let source = s.codecSource {
+        if let saved {
+            s = saved.settings
+            reusedCodec = try Self.codec(reusedFrom: output, settings: &s)
+            log("resuming \(output.path) at step \(saved.outcome.steps) of \(saved.outcome.plannedSteps), with its codec")
+        } else if let source = s.codecSource {
             let codec = try Self.codec(reusedFrom: URL(fileURLWithPath: source), settings: &s)
             log("codec: \(s.codec.rawValue) of \(source), \(codec.codeCount) codes")
             reusedCodec = codec
@@ -244,21 +265,51 @@ public struct ShapesRecipe {
         let configuration = Transformer.Configuration(
             vocabularySize: vocabulary.count, hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize,
             layerCount: s.layers, attentionHeads: s.heads, keyValueHeads: s.heads, maxPositions: 1024, ropeTheta: 10_000)
-        let model = TrainableTransformer(configuration: configuration, seed: s.seed)
+        let model = try saved.map { _ in try TrainableTransformer(configuration: configuration, weights: WeightStore.load(directory: output.path)) }
+            ?? TrainableTransformer(configuration: configuration, seed: s.seed)
         let trainer = NextTokenTrainer(
             model: model, rows: rows,
             configuration: TrainingConfiguration(steps: steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
                                                  seed: s.seed),
             paddingID: vocabulary.specials.padding)
-        let trainingStart = Date()
         var history: [StepMetrics] = []
+        if let saved {
+            let state = try TrainingCheckpoint.restore(from: output, into: trainer.optimizer, kind: Self.checkpointKind)
+            guard state.step == saved.outcome.steps, state.configuration == trainer.configuration else {
+                throw ShapesModelError.invalid(output.appendingPathComponent(TrainingCheckpoint.stateFile).path,
+                                               reason: "its trainer state does not match the run's settings and outcome")
+            }
+            history = saved.history
+        }
+        // (4) the checkpoint folder: every `saveInterval` steps and when training stops, with the
+        // optimizer's state while steps remain.
+        let parameterCount = model.parameters.values.reduce(0) { $0 + $1.count }
+        let earlierSeconds = saved?.outcome.seconds ?? 0
+        func save() throws -> Outcome {
+            let epochs = Double(trainer.step * s.batchSize) / Double(max(rows.count, 1))
+            let outcome = Outcome(steps: trainer.step, plannedSteps: steps, firstLoss: history.first?.loss ?? .nan,
+                                  finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
+                                  seconds: earlierSeconds + Date().timeIntervalSince(started), parameterCount: parameterCount,
+                                  trainingExamples: examples.count, tokensPerTask: tokensPerTask,
+                                  tokensSeenPerTask: tokensPerTask.mapValues { Double($0) * epochs }, codecCeiling: codecCeiling)
+            let unfinished = trainer.step < steps
+                ? (trainer.optimizer, TrainerState(step: trainer.step, configuration: trainer.configuration, kind: Self.checkpointKind)) : nil
+            try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codec: codec, vocabulary: vocabulary,
+                                             configuration: configuration, settings: s, outcome: outcome, history: history,
+                                             resumeFiles: unfinished)
+            return outcome
+        }
+
+        let trainingStart = Date()
+        let firstStep = trainer.step
         var smoothed: Float? = nil
         while trainer.step < steps {
             if s.minutes > 0 && Date().timeIntervalSince(trainingStart) > s.minutes * 60 {
-                log("time limit of \(s.minutes) min reached at step \(trainer.step)")
+                log("time limit of \(s.minutes) min reached at step \(trainer.step); --resume continues the run")
                 break
             }
+            if trainer.step == stopStep { break }
             let metrics = trainer.trainStep()
             history.append(metrics)
             smoothed = smoothed.map { 0.95 * $0 + 0.05 * metrics.loss } ?? metrics.loss
@@ -266,23 +317,19 @@ public struct ShapesRecipe {
                 let elapsed = Date().timeIntervalSince(trainingStart)
                 log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step, ",
                            trainer.step, steps, metrics.loss, smoothed!, metrics.learningRate, metrics.gradientNorm, metrics.seconds)
-                    + Self.remaining(elapsed: elapsed, done: trainer.step, total: steps))
+                    + Self.remaining(elapsed: elapsed, done: trainer.step - firstStep, total: steps - firstStep))
             }
+            if saveInterval > 0 && trainer.step % saveInterval == 0 && trainer.step < steps { _ = try save() }
+            try afterStep?(trainer.step)
         }
-
-        // (4) the checkpoint folder.
-        let parameterCount = model.parameters.values.reduce(0) { $0 + $1.count }
-        let epochs = Double(trainer.step * s.batchSize) / Double(max(rows.count, 1))
-        let outcome = Outcome(steps: trainer.step, plannedSteps: steps, firstLoss: history.first?.loss ?? .nan,
-                              finalLoss: history.suffix(20).map(\.loss).reduce(0, +) / Float(max(1, min(20, history.count))),
-                              seconds: Date().timeIntervalSince(started), parameterCount: parameterCount,
-                              trainingExamples: examples.count, tokensPerTask: tokensPerTask,
-                              tokensSeenPerTask: tokensPerTask.mapValues { Double($0) * epochs }, codecCeiling: codecCeiling)
-        try ShapesCheckpointWriter.write(to: output, weights: model.checkpointWeights(), codec: codec, vocabulary: vocabulary,
-                                         configuration: configuration, settings: s, outcome: outcome, history: history)
-        log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s")
+        let outcome = try save()
+        log("wrote \(output.path): \(parameterCount) parameters, loss \(outcome.firstLoss) -> \(outcome.finalLoss) in \(Int(outcome.seconds)) s"
+            + (outcome.steps < steps ? " (unfinished: --resume continues it)" : ""))
         return outcome
     }
+
+    /// The kind of run in a saved folder's `trainer_state.json`.
+    static let checkpointKind = "shapes-recipe"
 }
 
 extension ShapesRecipe {

@@ -79,6 +79,12 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
+    @Flag(name: .long, help: "Continue the unfinished run saved in --out (interrupted, or stopped by --minutes), bit for bit; give the flags it was started with.")
+    var resume = false
+
+    @Option(name: .customLong("save-every"), help: "Save the unfinished run to --out every this many decoder steps, for --resume (0: only when training stops).")
+    var saveEvery = 250
+
     @Flag(name: .long, help: "Seconds-scale sizes (checks the pipeline end to end; the model is useless).")
     var smoke = false
 
@@ -156,8 +162,9 @@ struct TrainRecipeCommand: ParsableCommand {
                     return task
                 }
             }
-            let outcome = try ShapesRecipe(settings: settings, log: { Output.log($0) })
-                .run(output: URL(fileURLWithPath: out))
+            guard saveEvery >= 0 else { throw UserError("--save-every must be 0 or more steps, not \(saveEvery)") }
+            let outcome = try ShapesRecipe(settings: settings, saveInterval: saveEvery, log: { Output.log($0) })
+                .run(output: URL(fileURLWithPath: out), resume: resume)
             if json { try Output.printJSON(outcome) }
         }
     }

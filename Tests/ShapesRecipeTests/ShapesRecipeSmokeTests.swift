@@ -10,13 +10,6 @@ import XCTest
 final class ShapesRecipeSmokeTests: XCTestCase {
     /// A tiny run of the whole recipe: the loss falls, and the written folder reloads through
     /// Emu3Pipeline and answers every task with well-formed output.
-    /// A fresh folder under the temporary directory, removed when the test ends.
-    func temporaryFolder(_ prefix: String) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     func testTinyRecipeLearnsAndTheCheckpointReloads() throws {
         for codec in ShapesRecipe.Codec.allCases {
             try checkTinyRecipe(codec: codec)
