@@ -114,7 +114,10 @@ public struct GenEvalScorer: Sendable {
                 failures[category.rawValue, default: [:]][failure.rawValue, default: 0] += 1
             }
         }
-        let overall = accuracy.isEmpty ? 0 : accuracy.values.reduce(0, +) / Double(accuracy.count)
+        // Summed in the categories' order: a dictionary's order changes from process to process, and
+        // with it the last bit of the sum (0.75 one run, 0.7499999999999999 the next).
+        let overall = accuracy.isEmpty ? 0
+            : GenEvalCategory.allCases.compactMap { accuracy[$0.rawValue] }.reduce(0, +) / Double(accuracy.count)
         return GenEvalReport(accuracy: accuracy, overall: overall, promptCount: judgements.count, failures: failures)
     }
 }
