@@ -265,8 +265,9 @@ public struct ShapesRecipe {
         let configuration = Transformer.Configuration(
             vocabularySize: vocabulary.count, hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize,
             layerCount: s.layers, attentionHeads: s.heads, keyValueHeads: s.heads, maxPositions: 1024, ropeTheta: 10_000)
-        let model = try saved.map { _ in try TrainableTransformer(configuration: configuration, weights: WeightStore.load(directory: output.path)) }
-            ?? TrainableTransformer(configuration: configuration, seed: s.seed)
+        // A resumed run's weights are its folder's (their optimizer state is restored below).
+        let model = saved == nil ? TrainableTransformer(configuration: configuration, seed: s.seed)
+            : try TrainableTransformer(configuration: configuration, weights: WeightStore.load(directory: output.path))
         let trainer = NextTokenTrainer(
             model: model, rows: rows,
             configuration: TrainingConfiguration(steps: steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
