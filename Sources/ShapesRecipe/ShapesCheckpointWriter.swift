@@ -98,7 +98,7 @@ enum ShapesCheckpointWriter {
     static func modelCard(settings s: ShapesRecipe.Settings, outcome o: ShapesRecipe.Outcome, codec: any ShapesImageCodec,
                           configuration c: Transformer.Configuration) -> String {
         let grid = "64x64 -> \(64 / codec.spatialFactor)x\(64 / codec.spatialFactor) codes"
-        let trainedBy = s.codecSource.map { "reused from \($0) (`--codec-from`)" } ?? "trained\nby the recipe on rendered scenes"
+        let trainedBy = s.codecSource.map { "reused from \($0) (`--codec-from`)" } ?? "trained by the recipe on rendered scenes"
         let codecText = type(of: codec).kind == PatchCodebook.kind
             ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE. The"
             : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), \(trainedBy)\n(`vq_config`, weights under `model.vqmodel.*`). The"

@@ -17,7 +17,8 @@ final class BundledCodecCeilingTests: XCTestCase {
         let report = try CodecCeiling.genEval(model.codec, perCategory: 40)
         XCTAssertEqual(report.promptCount, 40 * GenEvalCategory.allCases.count, "every prompt has a true scene")
         print("GenEval on true scenes through the bundled codec: \(report.accuracy) overall \(report.overall)")
-        XCTAssertGreaterThanOrEqual(report.overall, 0.72, "a few prompts below the measured 0.75")
+        // 0.75 is 150 of the 200 prompts, the measured value; 1e-9 absorbs the sum's rounding only.
+        XCTAssertGreaterThanOrEqual(report.overall, 0.75 - 1e-9)
         XCTAssertGreaterThanOrEqual(report.accuracy["single_object"] ?? 0, 0.85)
     }
 }
