@@ -304,7 +304,10 @@ public struct ShapesRecipe {
 
         let trainingStart = Date()
         let firstStep = trainer.step
-        var smoothed: Float? = nil
+        // The running mean shown in the log goes on from the saved steps, so a resumed run prints
+        // what the uninterrupted run prints.
+        func smoothing(_ mean: Float?, _ loss: Float) -> Float { mean.map { 0.95 * $0 + 0.05 * loss } ?? loss }
+        var smoothed = history.reduce(nil as Float?) { smoothing($0, $1.loss) }
         while trainer.step < steps {
             if s.minutes > 0 && Date().timeIntervalSince(trainingStart) > s.minutes * 60 {
                 log("time limit of \(s.minutes) min reached at step \(trainer.step); --resume continues the run")
@@ -313,7 +316,7 @@ public struct ShapesRecipe {
             if trainer.step == stopStep { break }
             let metrics = trainer.trainStep()
             history.append(metrics)
-            smoothed = smoothed.map { 0.95 * $0 + 0.05 * metrics.loss } ?? metrics.loss
+            smoothed = smoothing(smoothed, metrics.loss)
             if trainer.step % 10 == 0 || trainer.step == 1 {
                 let elapsed = Date().timeIntervalSince(trainingStart)
                 log(String(format: "step %d/%d loss %.4f (avg %.4f) lr %.2e grad %.2f %.2fs/step, ",

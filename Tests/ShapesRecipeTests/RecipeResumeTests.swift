@@ -31,9 +31,18 @@ final class RecipeResumeTests: XCTestCase {
         }
     }
 
+    /// The step lines of a run's log without their timings: step, loss, running mean, rate, gradient norm.
+    final class StepLog {
+        var lines: [String] = []
+        func record(_ line: String) {
+            if line.hasPrefix("step ") { lines.append(line.split(separator: " ").prefix(10).joined(separator: " ")) }
+        }
+    }
+
     func testInterruptedRunResumesToTheUninterruptedModel() throws {
         let whole = temporaryFolder("recipe-whole")
-        let expected = try ShapesRecipe(settings: settings, saveInterval: 4, log: { _ in }).run(output: whole)
+        let wholeLog = StepLog()
+        let expected = try ShapesRecipe(settings: settings, saveInterval: 4, log: wholeLog.record).run(output: whole)
         XCTAssertEqual(expected.steps, 12)
         XCTAssertFalse(holdsOptimizerState(whole), "a finished run keeps no optimizer state")
 
@@ -57,7 +66,10 @@ final class RecipeResumeTests: XCTestCase {
         XCTAssertTrue(holdsOptimizerState(folder))
 
         // Resumed to the end: the uninterrupted run's weights and loss curve, bit for bit.
-        let resumed = try ShapesRecipe(settings: settings, saveInterval: 4, log: { _ in }).run(output: folder, resume: true)
+        let resumedLog = StepLog()
+        let resumed = try ShapesRecipe(settings: settings, saveInterval: 4, log: resumedLog.record).run(output: folder, resume: true)
+        XCTAssertEqual(resumedLog.lines.count, 1, "steps 10 to 12 print step 10")
+        XCTAssertEqual(resumedLog.lines.first, wholeLog.lines.last, "the log's running mean goes on from the saved steps")
         XCTAssertEqual(resumed.steps, 12)
         XCTAssertEqual([resumed.firstLoss, resumed.finalLoss], [expected.firstLoss, expected.finalLoss])
         XCTAssertGreaterThan(resumed.seconds, partial.seconds, "the time of every part counts")
