@@ -8,7 +8,9 @@ usage: emu eval --samples 50 --json > eval.json && python3 scripts/results-table
        "within 5 points" criterion)
        python3 scripts/results-table.py seed0=eval0.json seed1=eval1.json ...
        (several reports, one per training seed: each seed's value, the mean and the range, which is
-       the run-to-run spread; a label before "=" names the column, else the file name does)
+       the run-to-run spread; a label before "=" names the column, else the file name does; when
+       all are --compare reports, the specialists' spread and the unified model's lead over its
+       specialist on every seed follow)
 A single report also gets its text-to-image prompts by outcome: right, or the first check that
 the picture fails (object count, shape, colour, size, position).
 Standard library only.
@@ -129,21 +131,46 @@ def compare(r):
     print("\n".join(lines))
 
 
+def specialist_metrics(r):
+    """The metrics of a --compare report's specialists, each on its own task, by name."""
+    specialists = {task: by_name(report) for task, report in r["specialists"].items()}
+    return {m.name: specialists[m.task][m.name] for m in metrics(r)
+            if m.task in specialists and m.name in specialists[m.task]}
+
+
 def seeds(labelled):
-    """One column per report; rows are the metrics every report has, in the first report's order."""
-    columns = [(label, by_name(r)) for label, r in labelled]
-    lines = ["| metric | " + " | ".join(label for label, _ in columns) + " | mean | range | target |",
-             "|---|" + "---|" * (len(columns) + 3)]
-    for _, name, _, n, target, _ in metrics(labelled[0][1]):
+    """One column per report; rows are the metrics every report has, in the first report's order.
+    When every report is a --compare report, two more tables follow: the specialists' values and
+    the unified model's lead over its specialist (in points) on every seed."""
+    unified = [(label, by_name(r)) for label, r in labelled]
+    rows = [(m.name, m.n, m.target) for m in metrics(labelled[0][1])]
+    print(spread_table(unified, rows))
+    if all("specialists" in r for _, r in labelled):
+        specialists = [(label, specialist_metrics(r)) for label, r in labelled]
+        print("\nSpecialists:\n")
+        print(spread_table(specialists, rows))
+        gaps = [(label, {name: m._replace(share=100 * (u[name].share - m.share)) for name, m in s.items() if name in u})
+                for (label, u), (_, s) in zip(unified, specialists)]
+        print("\nUnified - specialist, in points (the issue asks for -5 or more):\n")
+        print(spread_table(gaps, rows, points=True))
+
+
+def spread_table(columns, rows, points=False):
+    """Rows that every column has: each column's value, the mean and the range."""
+    last = "" if points else " target |"
+    lines = ["| metric | " + " | ".join(label for label, _ in columns) + " | mean | range |" + last,
+             "|---|" + "---|" * (len(columns) + (2 if points else 3))]
+    for name, n, target in rows:
         if not all(name in named for _, named in columns):
             continue
         values = [named[name].share for _, named in columns]
         # Over 200+ samples one sample is under half a point, so a third decimal still means something.
-        digits = 3 if n >= 200 else 2
+        form = "{:+.0f}" if points else "{:.%df}" % (3 if n >= 200 else 2)
         mean = sum(values) / len(values)
-        cells = " | ".join(f"{v:.{digits}f}" for v in values)
-        lines.append(f"| {name} | {cells} | {mean:.{digits}f} | {min(values):.{digits}f}-{max(values):.{digits}f} | {target} |")
-    print("\n".join(lines))
+        dash = " to " if points else "-"
+        cells = " | ".join(form.format(v) for v in values)
+        lines.append(f"| {name} | {cells} | {form.format(mean)} | {form.format(min(values))}{dash}{form.format(max(values))} |" + ("" if points else f" {target} |"))
+    return "\n".join(lines)
 
 
 def labelled_report(argument):
