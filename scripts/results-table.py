@@ -165,11 +165,15 @@ def spread_table(columns, rows, points=False):
             continue
         values = [named[name].share for _, named in columns]
         # Over 200+ samples one sample is under half a point, so a third decimal still means something.
-        form = "{:+.0f}" if points else "{:.%df}" % (3 if n >= 200 else 2)
+        digits = 3 if n >= 200 else 2
+
+        def form(v):
+            # Points are whole (an integer has no "-0"); proportions keep their digits.
+            return f"{round(v):+d}" if points else f"{v:.{digits}f}"
         mean = sum(values) / len(values)
         dash = " to " if points else "-"
-        cells = " | ".join(form.format(v) for v in values)
-        lines.append(f"| {name} | {cells} | {form.format(mean)} | {form.format(min(values))}{dash}{form.format(max(values))} |" + ("" if points else f" {target} |"))
+        cells = " | ".join(form(v) for v in values)
+        lines.append(f"| {name} | {cells} | {form(mean)} | {form(min(values))}{dash}{form(max(values))} |" + ("" if points else f" {target} |"))
     return "\n".join(lines)
 
 
