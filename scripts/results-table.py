@@ -120,22 +120,22 @@ def failures(r):
     print("\n".join(lines))
 
 
-def compare(r):
-    specialists = {task: by_name(report) for task, report in r["specialists"].items()}
-    lines = ["| metric | unified (95% interval) | specialist (95% interval) | unified - specialist |",
-             "|---|---|---|---|"]
-    for task, name, p, n, _, _ in metrics(r):
-        match = specialists.get(task, {}).get(name)
-        if match:
-            lines.append(f"| {name} | {interval(p, n)} | {interval(match.share, match.n)} | {100 * (p - match.share):+.0f} points |")
-    print("\n".join(lines))
-
-
 def specialist_metrics(r):
     """The metrics of a --compare report's specialists, each on its own task, by name."""
     specialists = {task: by_name(report) for task, report in r["specialists"].items()}
     return {m.name: specialists[m.task][m.name] for m in metrics(r)
             if m.task in specialists and m.name in specialists[m.task]}
+
+
+def compare(r):
+    specialists = specialist_metrics(r)
+    lines = ["| metric | unified (95% interval) | specialist (95% interval) | unified - specialist |",
+             "|---|---|---|---|"]
+    for _, name, p, n, _, _ in metrics(r):
+        match = specialists.get(name)
+        if match:
+            lines.append(f"| {name} | {interval(p, n)} | {interval(match.share, match.n)} | {100 * (p - match.share):+.0f} points |")
+    print("\n".join(lines))
 
 
 def seeds(labelled):
