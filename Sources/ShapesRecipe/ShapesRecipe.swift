@@ -60,6 +60,10 @@ public struct ShapesRecipe {
         public var videoFrames = 6
         public var videoPrefixFrames = 2
         public var actionEpisodes = 900
+        /// Share of demonstration steps where the gripper does a random action while the expert's
+        /// action stays the label (`TaskData.noisyDemonstration`); nil or 0: clean demonstrations.
+        /// Optional so that settings saved before it existed still load.
+        public var actionNoise: Double? = nil
         public var hiddenSize = 256
         public var layers = 4
         public var heads = 4
@@ -165,7 +169,7 @@ public struct ShapesRecipe {
         let captions = TaskData.captionedImages(.train, start: start, count: s.captionCount, positionStep: s.positionStep)
         let questions = TaskData.questions(.train, start: start, count: s.questionCount, positionStep: s.positionStep)
         let videos = TaskData.videoClips(.train, start: start, count: s.videoCount, frameCount: s.videoFrames)
-        let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes)
+        let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes, noise: s.actionNoise ?? 0)
 
         // (1) the codec, from every task's pictures (or an existing model's). Its captioned scenes have
         // objects anywhere, whatever grid the decoder's captions use: every variant of a seed's

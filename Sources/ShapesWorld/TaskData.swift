@@ -33,13 +33,17 @@ public struct QuestionSample: Sendable, Equatable {
     public var question: VisualQuestion
 }
 
-/// An expert demonstration: `frames[k]` is what the gripper saw before `actions[k]`; the last frame
-/// is the final state (frames.count == actions.count + 1).
+/// An expert demonstration: `frames[k]` is what the gripper saw before `actions[k]`, the expert's
+/// action there; the last frame is the final state (frames.count == actions.count + 1). In a noisy
+/// demonstration the gripper sometimes did another action (`executed[k]`), so the frames show the
+/// expert recovering from states its own path never visits.
 public struct ActionEpisode: Sendable, Equatable {
     public var task: GripperTask
     public var instruction: String
     public var frames: [RGBImage]
     public var actions: [Action]
+    /// What the gripper did after `frames[k]`: `actions` itself in a clean demonstration.
+    public var executed: [Action]
 }
 
 public enum TaskData {
@@ -83,9 +87,14 @@ public enum TaskData {
         indices(start, count).map { GripperExpert.task(seed: seed(split, .action, index: $0)) }
     }
 
-    /// Expert demonstrations of the same tasks `actionTasks` returns.
-    public static func actionEpisodes(_ split: DataSplit, start: Int = 0, count: Int) -> [ActionEpisode] {
-        actionTasks(split, start: start, count: count).map(demonstration)
+    /// Expert demonstrations of the same tasks `actionTasks` returns; with `noise` above 0, noisy
+    /// ones (`noisyDemonstration`, each from its task's seed).
+    public static func actionEpisodes(_ split: DataSplit, start: Int = 0, count: Int, noise: Double = 0) -> [ActionEpisode] {
+        indices(start, count).map { index in
+            let taskSeed = seed(split, .action, index: index)
+            let task = GripperExpert.task(seed: taskSeed)
+            return noise > 0 ? noisyDemonstration(task, noise: noise, seed: taskSeed) : demonstration(task)
+        }
     }
 
     public static func demonstration(_ task: GripperTask) -> ActionEpisode {
@@ -96,7 +105,33 @@ public enum TaskData {
             world.step(action)
             frames.append(world.render())
         }
-        return ActionEpisode(task: task, instruction: task.instruction.text, frames: frames, actions: actions)
+        return ActionEpisode(task: task, instruction: task.instruction.text, frames: frames, actions: actions, executed: actions)
+    }
+
+    /// The expert's actions on the states of a disturbed run (DART, Laskey et al. 2017): at each
+    /// step, with probability `noise`, the gripper makes a random move, grasp or release instead of
+    /// the expert's action, which stays the label. A policy cloned from clean demonstrations never
+    /// sees a state off the expert's path (a gripper closed on nothing, an object dropped short of
+    /// its goal), and in closed loop its first mistake leads to one; these episodes show the way
+    /// back. Ends when the expert stops or after `maxSteps`.
+    public static func noisyDemonstration(_ task: GripperTask, noise: Double, seed: UInt64, maxSteps: Int = 64) -> ActionEpisode {
+        var rng = SeededRandom(seed: seed, stream: 11)
+        let disturbances: [Action] = [.up, .down, .left, .right, .grasp, .release]
+        var world = task.world
+        var frames = [world.render()]
+        var actions: [Action] = []
+        var executed: [Action] = []
+        while !world.isDone && actions.count < maxSteps {
+            let expert = GripperExpert.action(in: world, for: task.instruction)
+            // The draw is made on every step, so an episode's disturbances do not depend on the expert's path.
+            let disturbed = rng.unit() < noise
+            let action = disturbed && expert != .stop ? rng.element(of: disturbances) : expert
+            actions.append(expert)
+            executed.append(action)
+            world.step(action)
+            frames.append(world.render())
+        }
+        return ActionEpisode(task: task, instruction: task.instruction.text, frames: frames, actions: actions, executed: executed)
     }
 
     /// GenEval-style prompts, `perCategory` of each category.

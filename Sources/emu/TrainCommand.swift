@@ -61,6 +61,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
+    @Option(name: .customLong("action-noise"), help: "With --recipe shapes: the share of gripper demonstration steps where a random action is done instead of the expert's, which stays the label, so the model sees the expert recover from mistakes (0 to 0.9; default 0).")
+    var actionNoise: Double?
+
     @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")
     var codebookSize: Int?
 
@@ -130,6 +133,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let questions {
                 guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }
                 settings.questionCount = questions
+            }
+            if let actionNoise {
+                guard (0...0.9).contains(actionNoise) else { throw UserError("--action-noise must be 0 to 0.9, not \(actionNoise)") }
+                settings.actionNoise = actionNoise
             }
             // Blank cells are the VQ-VAE's: on by default with it, off with the patch codec unless asked for (then refused).
             settings.blankCells = blankCells ?? (codec != .patch)

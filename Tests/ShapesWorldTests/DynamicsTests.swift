@@ -124,6 +124,35 @@ final class GripperTests: XCTestCase {
         }
     }
 
+    func testNoisyDemonstrationsLabelTheExpertOnDisturbedStates() {
+        let tasks = TaskData.actionTasks(.heldOut, count: 60)
+        let episodes = TaskData.actionEpisodes(.heldOut, count: 60, noise: 0.3)
+        XCTAssertEqual(episodes, TaskData.actionEpisodes(.heldOut, count: 60, noise: 0.3), "seeded")
+        XCTAssertEqual(TaskData.actionEpisodes(.heldOut, count: 5, noise: 0), TaskData.actionEpisodes(.heldOut, count: 5))
+        var disturbed = 0, steps = 0, solved = 0, closedOnNothing = 0
+        for (episode, task) in zip(episodes, tasks) {
+            XCTAssertEqual(episode.task, task)
+            XCTAssertEqual(episode.frames.count, episode.actions.count + 1)
+            XCTAssertEqual(episode.executed.count, episode.actions.count)
+            // Replaying what the gripper did gives the frames, and every label is the expert's action there.
+            var world = task.world
+            for (k, executed) in episode.executed.enumerated() {
+                XCTAssertEqual(episode.frames[k], world.render())
+                XCTAssertEqual(episode.actions[k], GripperExpert.action(in: world, for: task.instruction))
+                if world.isClosed && world.heldObject == nil { closedOnNothing += 1 }
+                if executed != episode.actions[k] { disturbed += 1 }
+                world.step(executed)
+            }
+            XCTAssertEqual(episode.frames.last, world.render())
+            steps += episode.actions.count
+            if episode.actions.last == .stop && task.instruction.isSatisfied(in: world) { solved += 1 }
+        }
+        // About 0.3 x 5/6 of the steps are disturbed (a random action is the expert's one time in six).
+        XCTAssertEqual(Double(disturbed) / Double(steps), 0.25, accuracy: 0.06)
+        XCTAssertGreaterThan(closedOnNothing, 0, "states a clean demonstration never shows")
+        XCTAssertGreaterThanOrEqual(solved, 54, "the expert recovers from nearly every disturbance")
+    }
+
     func testStepRulesAndRendering() {
         var world = GripperWorld(objects: [GridObject(shape: .circle, color: .red, cell: GridCell(column: 0, row: 0)),
                                            GridObject(shape: .square, color: .blue, cell: GridCell(column: 1, row: 0))],
