@@ -72,6 +72,12 @@ def metrics(r):
             target = ">= 0.80" if k == v["predictedFrames"] - 1 else ""
             out.append(("video", f"video: objects within 4 px, predicted frame {k + 1}", share, objects, target,
                         f" (mean error {v['meanErrorByFrame'][k]:.1f} px)"))
+        # References without a model (reports from before stop 25 lack them).
+        for key, label in [("stillFrameShareByFrame", "last given frame's codes repeated"),
+                           ("codecCeilingShareByFrame", "true frames' codes (codec ceiling)")]:
+            shares = v.get(key) or []
+            for k in sorted({0, len(shares) - 1}) if shares else []:
+                out.append((None, f"  reference: {label}, frame {k + 1}", shares[k], objects, "", ""))
     a = r.get("actions")
     if a:
         out.append(("actions", "actions: closed-loop success", a["successRate"], a["episodes"], ">= 0.80",

@@ -43,6 +43,11 @@ public struct ShapesEvaluation: Sendable {
         /// Index k: the (k+1)-th predicted frame over all clips (how the error grows with horizon).
         public var shareWithinToleranceByFrame: [Double]
         public var meanErrorByFrame: [Double]
+        /// The same scores by frame for two references that need no model, both through the
+        /// model's codec: the last given frame's codes repeated (what a model that copies instead
+        /// of moving scores) and the true future frames' codes (the most the codes allow).
+        public var stillFrameShareByFrame: [Double]
+        public var codecCeilingShareByFrame: [Double]
         public var samples: Int
     }
 
@@ -101,22 +106,32 @@ public struct ShapesEvaluation: Sendable {
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {
         var predicted: [RGBImage] = [], truth: [[ObjectState]] = []
         var predictedAt = [[RGBImage]](repeating: [], count: predictedFrames)
+        var stillAt = predictedAt, codedAt = predictedAt
         var truthAt = [[[ObjectState]]](repeating: [], count: predictedFrames)
+        let side = Scene.canvasSize / model.codec.spatialFactor
+        func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
+            let still = try coded(clip.frames[prefixFrames - 1])
             predicted += frames
             truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)
             for k in 0..<predictedFrames {
                 predictedAt[k].append(frames[k])
+                stillAt[k].append(still)
+                codedAt[k].append(try coded(clip.frames[prefixFrames + k]))
                 truthAt[k].append(clip.states[prefixFrames + k])
             }
+        }
+        func shares(_ framesAt: [[RGBImage]]) -> [Double] {
+            (0..<predictedFrames).map { VideoEvaluator.score(predicted: framesAt[$0], truth: truthAt[$0]).shareWithinTolerance }
         }
         let byFrame = (0..<predictedFrames).map { VideoEvaluator.score(predicted: predictedAt[$0], truth: truthAt[$0]) }
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
                            shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),
-                           meanErrorByFrame: byFrame.map(\.meanError), samples: count)
+                           meanErrorByFrame: byFrame.map(\.meanError),
+                           stillFrameShareByFrame: shares(stillAt), codecCeilingShareByFrame: shares(codedAt), samples: count)
     }
 
     public func actions(samples count: Int) throws -> ActionEvaluation {

@@ -195,6 +195,8 @@ struct EvalCommand: ParsableCommand {
         if let v = r.video {
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
+            lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")); "
+                         + "the true frames through the codec \(v.codecCeilingShareByFrame.map(f).joined(separator: " "))")
         }
         if let a = r.actions {
             lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "

@@ -136,4 +136,22 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(frames.count, 1)
         XCTAssertEqual(frames[0].width, Scene.canvasSize)
     }
+
+    func testVideoReportsItsReferences() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let report = try ShapesEvaluation(model: model).video(samples: 4, prefixFrames: 2, predictedFrames: 3)
+        XCTAssertEqual(report.stillFrameShareByFrame.count, 3)
+        XCTAssertEqual(report.codecCeilingShareByFrame.count, 3)
+        // The still reference recomputed here: the second given frame, coded and decoded, against
+        // each true future frame.
+        let clips = TaskData.videoClips(.heldOut, count: 4, frameCount: 5)
+        let stills = try clips.map { try model.codec.decode(model.codec.encode($0.frames[1]), rows: 8, columns: 8) }
+        for k in 0..<3 {
+            let still = VideoEvaluator.score(predicted: stills, truth: clips.map { $0.states[2 + k] })
+            XCTAssertEqual(report.stillFrameShareByFrame[k], still.shareWithinTolerance, accuracy: 1e-12)
+        }
+        // Objects move, so the still frame falls behind; the coded true frame does not.
+        XCTAssertLessThan(report.stillFrameShareByFrame[2], report.codecCeilingShareByFrame[2])
+        XCTAssertGreaterThanOrEqual(report.codecCeilingShareByFrame.min() ?? 0, 0.5)
+    }
 }
