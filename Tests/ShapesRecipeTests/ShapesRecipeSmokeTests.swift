@@ -122,6 +122,39 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         }
     }
 
+    /// `--action-noise`: the action data are the noisy demonstrations (more states, the expert's
+    /// labels), and settings saved before the option existed still load.
+    func testActionNoiseReachesTheActionData() throws {
+        let unified = temporaryFolder("shapes-noise-unified")
+        var settings = ShapesRecipe.Settings.smoke
+        settings.steps = 2
+        settings.actionEpisodes = 6
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: unified)
+        settings.tasks = [.actions]
+        settings.codecSource = unified.path
+        var tokens: [Double: Int] = [:]
+        for noise in [0, 0.5] {
+            settings.actionNoise = noise
+            var logged: [String] = []
+            let outcome = try ShapesRecipe(settings: settings, log: { logged.append($0) })
+                .run(output: temporaryFolder("shapes-noise-\(noise)"))
+            let episodes = TaskData.actionEpisodes(.train, start: ShapesRecipe.trainingStart(seed: settings.seed),
+                                                   count: settings.actionEpisodes, noise: noise)
+            let frames = episodes.map(\.frames.count).reduce(0, +)
+            XCTAssertTrue(logged.contains("coding \(frames) pictures"), "noise \(noise): \(logged)")
+            tokens[noise] = outcome.tokensPerTask["actions"]
+        }
+        XCTAssertGreaterThan(tokens[0.5] ?? 0, tokens[0] ?? .max, "disturbed episodes are longer")
+
+        var saved = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ShapesRecipe.Settings())) as! [String: Any]
+        XCTAssertNil(saved.removeValue(forKey: "actionNoise"), "nil is not written")
+        saved["actionNoise"] = 0.25
+        let decoded = try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved))
+        XCTAssertEqual(decoded.actionNoise, 0.25)
+        saved.removeValue(forKey: "actionNoise")
+        XCTAssertNil(try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved)).actionNoise)
+    }
+
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
     /// too, and a specialist reusing its codec keeps that; the patch codec refuses blank cells.
     func testBlankCellsAreSavedAndReused() throws {
