@@ -61,6 +61,12 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
+    @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 1200).")
+    var videos: Int?
+
+    @Option(name: .customLong("action-episodes"), help: "With --recipe shapes: gripper demonstrations in the mix (default: the recipe's 900).")
+    var actionEpisodes: Int?
+
     @Option(name: .customLong("action-noise"), help: "With --recipe shapes: the share of gripper demonstration steps where a random action is done instead of the expert's, which stays the label, so the model sees the expert recover from mistakes (0 to 0.9; default 0).")
     var actionNoise: Double?
 
@@ -133,6 +139,14 @@ struct TrainRecipeCommand: ParsableCommand {
             if let questions {
                 guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }
                 settings.questionCount = questions
+            }
+            if let videos {
+                guard videos >= 1 else { throw UserError("--videos must be at least 1, not \(videos)") }
+                settings.videoCount = videos
+            }
+            if let actionEpisodes {
+                guard actionEpisodes >= 1 else { throw UserError("--action-episodes must be at least 1, not \(actionEpisodes)") }
+                settings.actionEpisodes = actionEpisodes
             }
             if let actionNoise {
                 guard (0...0.9).contains(actionNoise) else { throw UserError("--action-noise must be 0 to 0.9, not \(actionNoise)") }
