@@ -64,6 +64,10 @@ public struct ShapesRecipe {
         /// action stays the label (`TaskData.noisyDemonstration`); nil or 0: clean demonstrations.
         /// Optional so that settings saved before it existed still load.
         public var actionNoise: Double? = nil
+        /// Actions in each action label: the expert's next N from the pictured state (nil or 1:
+        /// the next action only). Inference takes the first, so the model is used as before; the
+        /// rest are more labels per picture. Optional like `actionNoise`.
+        public var actionChunk: Int? = nil
         public var hiddenSize = 256
         public var layers = 4
         public var heads = 4
@@ -245,9 +249,10 @@ public struct ShapesRecipe {
             tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames)))
         }
         for episode in episodes where codesEpisodes {
-            for (frame, action) in zip(episode.frames, episode.actions) {
+            let plans = episode.expertPlans(length: max(1, s.actionChunk ?? 1))
+            for (frame, plan) in zip(episode.frames, plans) {
                 tagged.append((.actions, layout.actionExample(imageCodes: try code(frame), instruction: episode.instruction,
-                                                              action: DiscreteActionToken(id: vocabulary.actionToken(action)))))
+                                                              actions: plan.map { DiscreteActionToken(id: vocabulary.actionToken($0)) })))
             }
         }
         tagged = tagged.filter { s.tasks.contains($0.0) }

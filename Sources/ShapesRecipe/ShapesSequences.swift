@@ -8,7 +8,7 @@ import Foundation
 /// - text-to-image: `BOS caption BOI "8*8" IMG rows EOF EOI EOS` (learns the grid and the tail)
 /// - understanding: `BOS <image> question ASSISTANT answer EOS` (learns the answer)
 /// - video: `BOS BOI "8*8" IMG frame1 EOF ... frameN EOF EOI EOS` (learns frames after the prefix)
-/// - actions: `BOS <image> instruction ASSISTANT BOA action EOA EOS` (learns the action span)
+/// - actions: `BOS <image> instruction ASSISTANT BOA action(s) EOA EOS` (learns the action span)
 ///
 /// `<image>` is Emu3's image layout `BOI "H*W" IMG rows EOF EOI`.
 public struct ShapesSequences: Sendable {
@@ -92,9 +92,11 @@ public struct ShapesSequences: Sendable {
                      completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
     }
 
-    public func actionExample(imageCodes: [Int], instruction: String, action: DiscreteActionToken) -> TrainingExample {
+    /// The action span holds the next action, or the expert's next few (an action chunk: more
+    /// labels for one picture; inference takes the first).
+    public func actionExample(imageCodes: [Int], instruction: String, actions: [DiscreteActionToken]) -> TrainingExample {
         Self.example(prompt: actionPrompt(imageCodes: imageCodes, instruction: instruction),
-                     completion: [vocabulary.beginOfAction, action.id, vocabulary.endOfAction, specials.endOfSequence])
+                     completion: [vocabulary.beginOfAction] + actions.map(\.id) + [vocabulary.endOfAction, specials.endOfSequence])
     }
 }
 

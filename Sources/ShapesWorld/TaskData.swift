@@ -44,6 +44,17 @@ public struct ActionEpisode: Sendable, Equatable {
     public var actions: [Action]
     /// What the gripper did after `frames[k]`: `actions` itself in a clean demonstration.
     public var executed: [Action]
+
+    /// At each state, the expert's next `length` actions from there if nothing disturbed it (for
+    /// a clean demonstration, its own next actions); the first is `actions[k]`.
+    public func expertPlans(length: Int) -> [[Action]] {
+        var world = task.world
+        return executed.map { done in
+            let plan = GripperExpert.solve(GripperTask(world: world, instruction: task.instruction), maxSteps: length)
+            world.step(done)
+            return plan
+        }
+    }
 }
 
 public enum TaskData {

@@ -70,6 +70,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("action-noise"), help: "With --recipe shapes: the share of gripper demonstration steps where a random action is done instead of the expert's, which stays the label, so the model sees the expert recover from mistakes (0 to 0.9; default 0).")
     var actionNoise: Double?
 
+    @Option(name: .customLong("action-chunk"), help: "With --recipe shapes: label each gripper picture with the expert's next N actions instead of the next one (inference takes the first; default 1).")
+    var actionChunk: Int?
+
     @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")
     var codebookSize: Int?
 
@@ -151,6 +154,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let actionNoise {
                 guard (0...0.9).contains(actionNoise) else { throw UserError("--action-noise must be 0 to 0.9, not \(actionNoise)") }
                 settings.actionNoise = actionNoise
+            }
+            if let actionChunk {
+                guard (1...16).contains(actionChunk) else { throw UserError("--action-chunk must be 1 to 16 actions, not \(actionChunk)") }
+                settings.actionChunk = actionChunk
             }
             // Blank cells are the VQ-VAE's: on by default with it, off with the patch codec unless asked for (then refused).
             settings.blankCells = blankCells ?? (codec != .patch)

@@ -123,7 +123,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
     }
 
     /// `--action-noise`: the action data are the noisy demonstrations (more states, the expert's
-    /// labels), and settings saved before the option existed still load.
+    /// labels); `--action-chunk`: each label holds the expert's next actions; settings saved
+    /// before the options existed still load.
     func testActionNoiseReachesTheActionData() throws {
         let unified = temporaryFolder("shapes-noise-unified")
         var settings = ShapesRecipe.Settings.smoke
@@ -145,6 +146,15 @@ final class ShapesRecipeSmokeTests: XCTestCase {
             tokens[noise] = outcome.tokensPerTask["actions"]
         }
         XCTAssertGreaterThan(tokens[0.5] ?? 0, tokens[0] ?? .max, "disturbed episodes are longer")
+
+        // --action-chunk: the same pictures, each labelled with the expert's next actions.
+        settings.actionNoise = nil
+        settings.actionChunk = 3
+        let chunked = try ShapesRecipe(settings: settings, log: { _ in }).run(output: temporaryFolder("shapes-chunk"))
+        let episodes = TaskData.actionEpisodes(.train, start: 0, count: settings.actionEpisodes)
+        let extraLabels = episodes.flatMap { $0.expertPlans(length: 3) }.map { $0.count - 1 }.reduce(0, +)
+        XCTAssertGreaterThan(extraLabels, 0)
+        XCTAssertEqual(chunked.tokensPerTask["actions"], (tokens[0] ?? 0) + extraLabels)
 
         var saved = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ShapesRecipe.Settings())) as! [String: Any]
         XCTAssertNil(saved.removeValue(forKey: "actionNoise"), "nil is not written")

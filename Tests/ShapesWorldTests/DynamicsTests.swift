@@ -153,6 +153,26 @@ final class GripperTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(solved, 54, "the expert recovers from nearly every disturbance")
     }
 
+    func testExpertPlansAreTheExpertsNextActions() {
+        for episode in TaskData.actionEpisodes(.heldOut, count: 20) {
+            let plans = episode.expertPlans(length: 4)
+            XCTAssertEqual(plans.count, episode.actions.count)
+            for (k, plan) in plans.enumerated() {
+                XCTAssertEqual(plan, Array(episode.actions[k..<min(k + 4, episode.actions.count)]), "a clean episode's own next actions")
+            }
+        }
+        // In a disturbed episode each plan starts from the state the disturbances led to.
+        var replanned = 0
+        for episode in TaskData.actionEpisodes(.heldOut, count: 20, noise: 0.3) {
+            let plans = episode.expertPlans(length: 3)
+            XCTAssertEqual(plans.map(\.first), episode.actions.map { Optional($0) })
+            for (k, plan) in plans.enumerated() where k + 1 < episode.actions.count && plan.count > 1 && plan[1] != episode.actions[k + 1] {
+                replanned += 1
+            }
+        }
+        XCTAssertGreaterThan(replanned, 0)
+    }
+
     func testStepRulesAndRendering() {
         var world = GripperWorld(objects: [GridObject(shape: .circle, color: .red, cell: GridCell(column: 0, row: 0)),
                                            GridObject(shape: .square, color: .blue, cell: GridCell(column: 1, row: 0))],
