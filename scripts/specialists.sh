@@ -14,13 +14,25 @@ out="${2:-out/specialists}"
 if [[ -z "${EMU:-}" ]]; then swift build -c release --product emu >&2; fi
 emu="${EMU:-.build/release/emu}"
 seed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seed'])" "$unified/recipe_settings.json")
+# The unified model's data and size settings, so each specialist trains on the same samples of its
+# task (a unified model made with --videos 3600 gets a video specialist on those 3600 clips).
+read -r -a same <<< "$(python3 - "$unified/recipe_settings.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", "questionCount": "--questions",
+         "videoCount": "--videos", "actionEpisodes": "--action-episodes", "actionNoise": "--action-noise",
+         "actionChunk": "--action-chunk", "positionStep": "--position-step", "hiddenSize": "--hidden-size",
+         "layers": "--layers", "imageGuidance": "--image-cfg", "imageTemperature": "--image-temperature"}
+print(" ".join(f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None))
+PY
+)"
 mkdir -p "$out"
 all_tasks="t2i understanding video actions"
 tasks="${TASKS:-$all_tasks}"
 for task in $tasks; do
     seen=$(python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print(int(round(o['tokensSeenPerTask'][sys.argv[2]])))" "$unified/recipe_outcome.json" "$task")
     echo "specialist $task: $seen tokens of its task" >&2
-    "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" --out "$out/$task" --json > "$out/$task.json"
+    "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" "${same[@]}" --out "$out/$task" --json > "$out/$task.json"
 done
 if [[ "$tasks" == "$all_tasks" ]]; then
     "$emu" eval --model "$unified" --samples 50 --compare "$out" --json > "$out/compare.json"
