@@ -145,7 +145,7 @@ final class BundledModelTasksTests: XCTestCase {
         // The still reference recomputed here: the second given frame, coded and decoded, against
         // each true future frame.
         let clips = TaskData.videoClips(.heldOut, count: 4, frameCount: 5)
-        let stills = try clips.map { try model.codec.decode(model.codec.encode($0.frames[1]), rows: 8, columns: 8) }
+        let stills = try clips.map { try model.codec.decode(model.codec.encode($0.frames[1]), rows: model.sequences.rows, columns: model.sequences.columns) }
         for k in 0..<3 {
             let still = VideoEvaluator.score(predicted: stills, truth: clips.map { $0.states[2 + k] })
             XCTAssertEqual(report.stillFrameShareByFrame[k], still.shareWithinTolerance, accuracy: 1e-12)
