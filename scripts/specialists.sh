@@ -23,6 +23,9 @@ flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", 
          "videoCount": "--videos", "actionEpisodes": "--action-episodes", "actionNoise": "--action-noise",
          "actionChunk": "--action-chunk", "positionStep": "--position-step", "hiddenSize": "--hidden-size",
          "layers": "--layers", "imageGuidance": "--image-cfg", "imageTemperature": "--image-temperature"}
+# A folder saved before the gripper options existed was trained on clean single-action labels:
+# say so, or its specialists would get today's recipe defaults.
+s.setdefault("actionNoise", 0); s.setdefault("actionChunk", 1)
 print(" ".join(f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None))
 PY
 )"

@@ -87,6 +87,11 @@ enum ShapesCheckpointWriter {
         if s.captionCount != d.captionCount { flags.append("--captions \(s.captionCount)") }
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }
         if s.questionCount != d.questionCount { flags.append("--questions \(s.questionCount)") }
+        if s.videoCount != d.videoCount { flags.append("--videos \(s.videoCount)") }
+        if s.actionEpisodes != d.actionEpisodes { flags.append("--action-episodes \(s.actionEpisodes)") }
+        // nil (settings saved before the options existed) is clean, single-action labels.
+        if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }
+        if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }

@@ -31,7 +31,7 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "Optimizer steps, instead of the recipe's token budget (--task-tokens).")
     var steps: Int?
 
-    @Option(name: .long, help: "Instead of --steps: train until the optimizer has seen this many tokens of the trained tasks (padding excluded; how specialists match the unified model; default: the recipe's 18000000).")
+    @Option(name: .long, help: "Instead of --steps: train until the optimizer has seen this many tokens of the trained tasks (padding excluded; how specialists match the unified model; default: the recipe's 23000000).")
     var taskTokens: Double?
 
     @Option(name: .long, help: "Stop training after this many minutes even if steps remain.")
@@ -61,16 +61,16 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
-    @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 1200).")
+    @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
     @Option(name: .customLong("action-episodes"), help: "With --recipe shapes: gripper demonstrations in the mix (default: the recipe's 900).")
     var actionEpisodes: Int?
 
-    @Option(name: .customLong("action-noise"), help: "With --recipe shapes: the share of gripper demonstration steps where a random action is done instead of the expert's, which stays the label, so the model sees the expert recover from mistakes (0 to 0.9; default 0).")
+    @Option(name: .customLong("action-noise"), help: "With --recipe shapes: the share of gripper demonstration steps where a random action is done instead of the expert's, which stays the label, so the model sees the expert recover from mistakes (0 to 0.9; default: the recipe's 0.25).")
     var actionNoise: Double?
 
-    @Option(name: .customLong("action-chunk"), help: "With --recipe shapes: label each gripper picture with the expert's next N actions instead of the next one (inference takes the first; default 1).")
+    @Option(name: .customLong("action-chunk"), help: "With --recipe shapes: label each gripper picture with the expert's next N actions instead of the next one (inference takes the first; default: the recipe's 8).")
     var actionChunk: Int?
 
     @Option(name: .customLong("codebook-size"), help: "With --recipe shapes: the image codec's codes (default: the recipe's 1024).")

@@ -130,6 +130,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
         settings.actionEpisodes = 6
+        settings.actionChunk = nil  // the recipe's 8 since model 5; the chunks are checked below
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: unified)
         settings.tasks = [.actions]
         settings.codecSource = unified.path
@@ -156,13 +157,42 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertGreaterThan(extraLabels, 0)
         XCTAssertEqual(chunked.tokensPerTask["actions"], (tokens[0] ?? 0) + extraLabels)
 
-        var saved = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ShapesRecipe.Settings())) as! [String: Any]
+        // Settings saved before the options existed load as clean, single-action labels (nil), not
+        // as today's defaults.
+        var clean = ShapesRecipe.Settings()
+        clean.actionNoise = nil
+        clean.actionChunk = nil
+        var saved = try JSONSerialization.jsonObject(with: JSONEncoder().encode(clean)) as! [String: Any]
         XCTAssertNil(saved.removeValue(forKey: "actionNoise"), "nil is not written")
+        XCTAssertNil(saved.removeValue(forKey: "actionChunk"), "nil is not written")
         saved["actionNoise"] = 0.25
         let decoded = try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved))
         XCTAssertEqual(decoded.actionNoise, 0.25)
         saved.removeValue(forKey: "actionNoise")
-        XCTAssertNil(try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved)).actionNoise)
+        let old = try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved))
+        XCTAssertNil(old.actionNoise)
+        XCTAssertNil(old.actionChunk)
+    }
+
+    /// The model card's `emu train` line makes the model again: every data setting that differs
+    /// from the recipe's defaults is a flag, and settings saved before the gripper options existed
+    /// (model 4's) say clean labels explicitly, since the defaults are no longer clean.
+    func testModelCardCommandNamesTheSettingsThatDifferFromTheDefaults() throws {
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(ShapesRecipe.Settings()), "emu train --recipe shapes --seed 0")
+        var model4 = ShapesRecipe.Settings()
+        model4.seed = 2
+        model4.videoCount = 1200
+        model4.taskTokens = 18_000_000
+        model4.actionNoise = nil
+        model4.actionChunk = nil
+        let command = ShapesCheckpointWriter.recipeCommand(model4)
+        for flag in ["--seed 2", "--task-tokens 18000000", "--videos 1200", "--action-noise 0", "--action-chunk 1"] {
+            XCTAssertTrue(command.contains(flag), "\(flag) missing from \(command)")
+        }
+        XCTAssertFalse(command.contains("--action-episodes"), command)
+        model4.actionEpisodes = 300
+        model4.actionNoise = 0.1
+        XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(model4).hasSuffix("--action-episodes 300 --action-noise 0.1 --action-chunk 1"))
     }
 
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
