@@ -48,6 +48,11 @@ public struct ShapesEvaluation: Sendable {
         /// of moving scores) and the true future frames' codes (the most the codes allow).
         public var stillFrameShareByFrame: [Double]
         public var codecCeilingShareByFrame: [Double]
+        /// With `teacherForced`: index k is frame k+1 predicted from the true frames before it (as in
+        /// training), not from the model's own earlier frames. Against the free-running scores
+        /// this separates errors that compound from motion the model has not learned.
+        public var teacherForcedShareByFrame: [Double]?
+        public var teacherForcedMeanErrorByFrame: [Double]?
         public var samples: Int
     }
 
@@ -103,10 +108,11 @@ public struct ShapesEvaluation: Sendable {
                              questionsByKind: byKind)
     }
 
-    public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4) throws -> VideoReport {
+    public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,
+                      teacherForced: Bool = false) throws -> VideoReport {
         var predicted: [RGBImage] = [], truth: [[ObjectState]] = []
         var predictedAt = [[RGBImage]](repeating: [], count: predictedFrames)
-        var stillAt = predictedAt, codedAt = predictedAt
+        var stillAt = predictedAt, codedAt = predictedAt, forcedAt = predictedAt
         var truthAt = [[[ObjectState]]](repeating: [], count: predictedFrames)
         let side = Scene.canvasSize / model.codec.spatialFactor
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
@@ -120,18 +126,24 @@ public struct ShapesEvaluation: Sendable {
                 stillAt[k].append(still)
                 codedAt[k].append(try coded(clip.frames[prefixFrames + k]))
                 truthAt[k].append(clip.states[prefixFrames + k])
+                if teacherForced {
+                    forcedAt[k] += try model.continueVideo(Array(clip.frames.prefix(prefixFrames + k)), count: 1)
+                }
             }
         }
         func shares(_ framesAt: [[RGBImage]]) -> [Double] {
             (0..<predictedFrames).map { VideoEvaluator.score(predicted: framesAt[$0], truth: truthAt[$0]).shareWithinTolerance }
         }
         let byFrame = (0..<predictedFrames).map { VideoEvaluator.score(predicted: predictedAt[$0], truth: truthAt[$0]) }
+        let forced = teacherForced ? (0..<predictedFrames).map { VideoEvaluator.score(predicted: forcedAt[$0], truth: truthAt[$0]) } : nil
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
                            shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),
                            meanErrorByFrame: byFrame.map(\.meanError),
-                           stillFrameShareByFrame: shares(stillAt), codecCeilingShareByFrame: shares(codedAt), samples: count)
+                           stillFrameShareByFrame: shares(stillAt), codecCeilingShareByFrame: shares(codedAt),
+                           teacherForcedShareByFrame: forced?.map(\.shareWithinTolerance),
+                           teacherForcedMeanErrorByFrame: forced?.map(\.meanError), samples: count)
     }
 
     public func actions(samples count: Int) throws -> ActionEvaluation {

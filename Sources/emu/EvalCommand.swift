@@ -38,6 +38,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
     var positionStep: Int?
 
+    @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
+    var teacherForced = false
+
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
@@ -144,7 +147,7 @@ struct EvalCommand: ParsableCommand {
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep)
-            case .video: report.video = try evaluation.video(samples: samples)
+            case .video: report.video = try evaluation.video(samples: samples, teacherForced: teacherForced)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples)
                 report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples)
@@ -197,6 +200,10 @@ struct EvalCommand: ParsableCommand {
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")); "
                          + "the true frames through the codec \(v.codecCeilingShareByFrame.map(f).joined(separator: " "))")
+            if let forced = v.teacherForcedShareByFrame, let error = v.teacherForcedMeanErrorByFrame {
+                lines.append("  teacher-forced (each frame from the true frames before it): within 4 px by frame \(forced.map(f).joined(separator: " ")), "
+                             + "mean error \(error.map(f).joined(separator: " ")) px")
+            }
         }
         if let a = r.actions {
             lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "

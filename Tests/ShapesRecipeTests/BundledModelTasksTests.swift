@@ -154,4 +154,24 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertLessThan(report.stillFrameShareByFrame[2], report.codecCeilingShareByFrame[2])
         XCTAssertGreaterThanOrEqual(report.codecCeilingShareByFrame.min() ?? 0, 0.5)
     }
+
+    func testTeacherForcedVideoPredictsEachFrameFromTheTrueOnesBeforeIt() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let evaluation = ShapesEvaluation(model: model)
+        let report = try evaluation.video(samples: 3, prefixFrames: 2, predictedFrames: 3, teacherForced: true)
+        let forced = try XCTUnwrap(report.teacherForcedShareByFrame)
+        let forcedError = try XCTUnwrap(report.teacherForcedMeanErrorByFrame)
+        XCTAssertEqual(forced.count, 3)
+        XCTAssertEqual(forcedError.count, 3)
+        // The first predicted frame has the same true prefix either way, and decoding is greedy.
+        XCTAssertEqual(forced[0], report.shareWithinToleranceByFrame[0], accuracy: 1e-12)
+        XCTAssertEqual(forcedError[0], report.meanErrorByFrame[0], accuracy: 1e-9)
+        // The third predicted frame recomputed here from the four true frames before it.
+        let clips = TaskData.videoClips(.heldOut, count: 3, frameCount: 5)
+        let third = try clips.map { try model.continueVideo(Array($0.frames.prefix(4)), count: 1)[0] }
+        let score = VideoEvaluator.score(predicted: third, truth: clips.map { $0.states[4] })
+        XCTAssertEqual(forced[2], score.shareWithinTolerance, accuracy: 1e-12)
+        XCTAssertEqual(forcedError[2], score.meanError, accuracy: 1e-9)
+        XCTAssertNil(try evaluation.video(samples: 1, predictedFrames: 1).teacherForcedShareByFrame, "only when asked for")
+    }
 }
