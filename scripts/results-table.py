@@ -72,6 +72,10 @@ def metrics(r):
             target = ">= 0.80" if k == v["predictedFrames"] - 1 else ""
             out.append(("video", f"video: objects within 4 px, predicted frame {k + 1}", share, objects, target,
                         f" (mean error {v['meanErrorByFrame'][k]:.1f} px)"))
+        # With --teacher-forced: each frame from the true frames before it (errors cannot compound).
+        for k, share in enumerate(v.get("teacherForcedShareByFrame") or []):
+            out.append(("video", f"  teacher-forced, predicted frame {k + 1}", share, objects, "",
+                        f" (mean error {v['teacherForcedMeanErrorByFrame'][k]:.1f} px)"))
         # References without a model (reports from before stop 25 lack them).
         for key, label in [("stillFrameShareByFrame", "last given frame's codes repeated"),
                            ("codecCeilingShareByFrame", "true frames' codes (codec ceiling)")]:

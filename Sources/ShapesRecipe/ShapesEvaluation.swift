@@ -47,6 +47,8 @@ public struct ShapesEvaluation: Sendable {
         /// model's codec: the last given frame's codes repeated (what a model that copies instead
         /// of moving scores) and the true future frames' codes (the most the codes allow).
         public var stillFrameShareByFrame: [Double]
+        /// The still reference's mean error: how far objects have moved since the last given frame.
+        public var stillFrameMeanErrorByFrame: [Double]
         public var codecCeilingShareByFrame: [Double]
         /// With `teacherForced`: index k is frame k+1 predicted from the true frames before it (as in
         /// training), not from the model's own earlier frames. Against the free-running scores
@@ -131,17 +133,19 @@ public struct ShapesEvaluation: Sendable {
                 }
             }
         }
-        func shares(_ framesAt: [[RGBImage]]) -> [Double] {
-            (0..<predictedFrames).map { VideoEvaluator.score(predicted: framesAt[$0], truth: truthAt[$0]).shareWithinTolerance }
+        func scores(_ framesAt: [[RGBImage]]) -> [VideoPredictionScore] {
+            (0..<predictedFrames).map { VideoEvaluator.score(predicted: framesAt[$0], truth: truthAt[$0]) }
         }
-        let byFrame = (0..<predictedFrames).map { VideoEvaluator.score(predicted: predictedAt[$0], truth: truthAt[$0]) }
-        let forced = teacherForced ? (0..<predictedFrames).map { VideoEvaluator.score(predicted: forcedAt[$0], truth: truthAt[$0]) } : nil
+        let still = scores(stillAt)
+        let byFrame = scores(predictedAt)
+        let forced = teacherForced ? scores(forcedAt) : nil
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
                            shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),
                            meanErrorByFrame: byFrame.map(\.meanError),
-                           stillFrameShareByFrame: shares(stillAt), codecCeilingShareByFrame: shares(codedAt),
+                           stillFrameShareByFrame: still.map(\.shareWithinTolerance), stillFrameMeanErrorByFrame: still.map(\.meanError),
+                           codecCeilingShareByFrame: scores(codedAt).map(\.shareWithinTolerance),
                            teacherForcedShareByFrame: forced?.map(\.shareWithinTolerance),
                            teacherForcedMeanErrorByFrame: forced?.map(\.meanError), samples: count)
     }

@@ -198,7 +198,8 @@ struct EvalCommand: ParsableCommand {
         if let v = r.video {
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
-            lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")); "
+            lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "
+                         + "(mean error \(v.stillFrameMeanErrorByFrame.map(f).joined(separator: " ")) px); "
                          + "the true frames through the codec \(v.codecCeilingShareByFrame.map(f).joined(separator: " "))")
             if let forced = v.teacherForcedShareByFrame, let error = v.teacherForcedMeanErrorByFrame {
                 lines.append("  teacher-forced (each frame from the true frames before it): within 4 px by frame \(forced.map(f).joined(separator: " ")), "

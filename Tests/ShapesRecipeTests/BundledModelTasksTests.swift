@@ -149,8 +149,10 @@ final class BundledModelTasksTests: XCTestCase {
         for k in 0..<3 {
             let still = VideoEvaluator.score(predicted: stills, truth: clips.map { $0.states[2 + k] })
             XCTAssertEqual(report.stillFrameShareByFrame[k], still.shareWithinTolerance, accuracy: 1e-12)
+            XCTAssertEqual(report.stillFrameMeanErrorByFrame[k], still.meanError, accuracy: 1e-9)
         }
         // Objects move, so the still frame falls behind; the coded true frame does not.
+        XCTAssertLessThan(report.stillFrameMeanErrorByFrame[0], report.stillFrameMeanErrorByFrame[2])
         XCTAssertLessThan(report.stillFrameShareByFrame[2], report.codecCeilingShareByFrame[2])
         XCTAssertGreaterThanOrEqual(report.codecCeilingShareByFrame.min() ?? 0, 0.5)
     }
