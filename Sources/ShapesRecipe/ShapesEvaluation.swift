@@ -128,8 +128,9 @@ public struct ShapesEvaluation: Sendable {
                 stillAt[k].append(still)
                 codedAt[k].append(try coded(clip.frames[prefixFrames + k]))
                 truthAt[k].append(clip.states[prefixFrames + k])
+                // Frame 1 has the true prefix either way; greedy decoding makes it the free run's.
                 if teacherForced {
-                    forcedAt[k] += try model.continueVideo(Array(clip.frames.prefix(prefixFrames + k)), count: 1)
+                    forcedAt[k] += k == 0 ? [frames[0]] : try model.continueVideo(Array(clip.frames.prefix(prefixFrames + k)), count: 1)
                 }
             }
         }

@@ -165,11 +165,16 @@ final class BundledModelTasksTests: XCTestCase {
         let forcedError = try XCTUnwrap(report.teacherForcedMeanErrorByFrame)
         XCTAssertEqual(forced.count, 3)
         XCTAssertEqual(forcedError.count, 3)
-        // The first predicted frame has the same true prefix either way, and decoding is greedy.
+        // The first predicted frame is the free run's (same true prefix, greedy), which the report
+        // reuses: a one-frame continuation from the two true frames, recomputed here, must score the same.
+        let clips = TaskData.videoClips(.heldOut, count: 3, frameCount: 5)
+        let first = try clips.map { try model.continueVideo(Array($0.frames.prefix(2)), count: 1)[0] }
+        let firstScore = VideoEvaluator.score(predicted: first, truth: clips.map { $0.states[2] })
+        XCTAssertEqual(forced[0], firstScore.shareWithinTolerance, accuracy: 1e-12)
+        XCTAssertEqual(forcedError[0], firstScore.meanError, accuracy: 1e-9)
         XCTAssertEqual(forced[0], report.shareWithinToleranceByFrame[0], accuracy: 1e-12)
         XCTAssertEqual(forcedError[0], report.meanErrorByFrame[0], accuracy: 1e-9)
         // The third predicted frame recomputed here from the four true frames before it.
-        let clips = TaskData.videoClips(.heldOut, count: 3, frameCount: 5)
         let third = try clips.map { try model.continueVideo(Array($0.frames.prefix(4)), count: 1)[0] }
         let score = VideoEvaluator.score(predicted: third, truth: clips.map { $0.states[4] })
         XCTAssertEqual(forced[2], score.shareWithinTolerance, accuracy: 1e-12)
