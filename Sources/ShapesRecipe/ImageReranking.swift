@@ -1,5 +1,6 @@
 import Emu3
 import EmuIO
+import ShapesWorld
 
 /// Text to image by drawing several pictures for one prompt and keeping the one the model itself
 /// rates best. The bundled model samples each code cell on its own, so an object's cells often
@@ -12,6 +13,10 @@ public struct ImageReranking: Sendable, Hashable, Codable {
         /// log p(picture | prompt) - log p(picture | negative prompt): the picture that the prompt
         /// explains best, classifier-free guidance's contrast applied to whole pictures.
         case contrast
+        /// log p(prompt | picture) as the picture's description: the model reads its own picture
+        /// (the understanding layout, "describe the image.") and rates how well the prompt
+        /// describes it, as a captioner would; the direction a unified model adds.
+        case caption
     }
 
     /// Pictures drawn per prompt (1: no reranking).
@@ -33,15 +38,19 @@ public struct ImageReranking: Sendable, Hashable, Codable {
 extension ShapesModel {
     /// The model's rating of `ids` (a generated picture's tokens) as a drawing of `prompt`.
     public func imageScore(_ ids: [Int], prompt: String, negativePrompt: String = "", score: ImageReranking.Score) throws -> Float {
-        func logLikelihood(_ caption: String) throws -> Float {
-            let context = sequences.textToImagePrompt(caption)
-            // Element t of `logprobs` is token t+1's, so the last ids.count belong to the picture.
-            return try generator.score(context + ids).logprobs.suffix(ids.count).reduce(0, +)
+        // Element t of `logprobs` is token t+1's, so the last `count` belong to the scored span.
+        func logLikelihood(of span: [Int], after context: [Int]) throws -> Float {
+            try generator.score(context + span).logprobs.suffix(span.count).reduce(0, +)
         }
-        let conditional = try logLikelihood(prompt)
         switch score {
-        case .likelihood: return conditional
-        case .contrast: return conditional - (try logLikelihood(negativePrompt))
+        case .likelihood:
+            return try logLikelihood(of: ids, after: sequences.textToImagePrompt(prompt))
+        case .contrast:
+            return try logLikelihood(of: ids, after: sequences.textToImagePrompt(prompt))
+                - logLikelihood(of: ids, after: sequences.textToImagePrompt(negativePrompt))
+        case .caption:
+            let picture = sequences.questionPrompt(imageCodes: sequences.codes(in: ids), question: QuestionGenerator.describePrompt)
+            return try logLikelihood(of: sequences.text(prompt) + [vocabulary.specials.endOfSequence], after: picture)
         }
     }
 

@@ -80,6 +80,15 @@ final class BundledModelTasksTests: XCTestCase {
         // Contrast against the prompt itself is zero; likelihood is a log-probability.
         XCTAssertEqual(try model.imageScore(candidates[0], prompt: prompt, negativePrompt: prompt, score: .contrast), 0, accuracy: 1e-3)
         XCTAssertLessThan(try model.imageScore(candidates[0], prompt: prompt, score: .likelihood), 0)
+        // Caption: the prompt read as the picture's description, rebuilt here from the layout of
+        // an understanding example (picture, "describe the image.", the caption, end of sequence).
+        let layout = model.sequences.questionPrompt(imageCodes: model.sequences.codes(in: candidates[0]), question: QuestionGenerator.describePrompt)
+        let caption = try XCTUnwrap(model.pipeline.tokenizer).encode(prompt) + [model.vocabulary.specials.endOfSequence]
+        let byHand = try model.generator.score(layout + caption).logprobs.suffix(caption.count).reduce(0, +)
+        XCTAssertEqual(try model.imageScore(candidates[0], prompt: prompt, score: .caption), byHand, accuracy: 1e-3)
+        XCTAssertLessThan(byHand, 0)
+        XCTAssertNotEqual(try model.imageScore(candidates[0], prompt: "a large blue square", score: .caption), byHand,
+                          "the caption score reads the prompt")
         XCTAssertThrowsError(try model.generateImageIDs(prompt, sampling: .greedy, reranking: ImageReranking(candidates: 2)))
     }
 
