@@ -32,8 +32,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("best-of"), help: "Text-to-image: draw this many pictures per prompt and keep the one the model rates best (see --rerank).")
     var bestOf: Int = 1
 
-    @Option(name: .long, help: "How --best-of rates pictures: contrast (log p(picture | prompt) - log p(picture | empty prompt)), likelihood (log p(picture | prompt)) or caption (log p(prompt | picture): the model describing its own picture).")
-    var rerank: ImageReranking.Score = .contrast
+    @Option(name: .long, help: "How --best-of rates pictures: caption (log p(prompt | picture): the model describing its own picture), likelihood (log p(picture | prompt)) or contrast (log p(picture | prompt) - log p(picture | empty prompt)).")
+    var rerank: ImageReranking.Score = .caption
 
     @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
     var positionStep: Int?

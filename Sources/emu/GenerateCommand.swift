@@ -2,6 +2,7 @@ import ArgumentParser
 import Emu3
 import EmuIO
 import Foundation
+import ShapesRecipe
 
 /// `emu generate`: text to image (Emu3-Gen) with classifier-free guidance and the grid constraint.
 struct GenerateCommand: ParsableCommand {
@@ -19,6 +20,10 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Classifier-free guidance scale (1 disables it; default: the model's generation_config.json, else 3).")
     var cfg: Float?
     @OptionGroup var sampling: SamplingOptions
+    @Option(name: .customLong("best-of"), help: "ShapesWorld models: draw this many pictures and keep the one the model rates best (see --rerank).")
+    var bestOf = 1
+    @Option(name: .long, help: "How --best-of rates pictures: caption (log p(prompt | picture): the model describing its own picture), likelihood (log p(picture | prompt)) or contrast (likelihood minus that of the negative prompt).")
+    var rerank: ImageReranking.Score = .caption
     @Option(name: .long, help: "Output PNG.")
     var out: String
 
@@ -34,6 +39,9 @@ struct GenerateCommand: ParsableCommand {
             if let shapes = try ShapesModelCommands.model(options) {
                 try ShapesModelCommands.generate(self, model: shapes)
                 return
+            }
+            guard bestOf == 1 else {
+                throw UserError("--best-of needs a ShapesWorld model, which can read its own pictures; this checkpoint draws one picture per prompt")
             }
             let pipeline = try ModelLoading.pipeline(options, components: .all)
             let drawing = try ImageDrawing(cfg: cfg, sampling: sampling, directory: try ModelLoading.directory(options))

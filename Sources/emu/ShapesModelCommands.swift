@@ -27,11 +27,13 @@ enum ShapesModelCommands {
             throw UserError("the ShapesWorld model draws \(canvas) pictures only: drop --ratio and --area")
         }
         try ImageDrawing.check(command.cfg)
+        guard command.bestOf >= 1 else { throw UserError("--best-of must be at least 1 (got \(command.bestOf))") }
         let ids = try userFacing { () throws -> [Int] in
             try model.checkWords(command.prompt, role: "--prompt")
             if let negative = command.negativePrompt { try model.checkWords(negative, role: "--negative-prompt") }
             return try model.generateImageIDs(command.prompt, negativePrompt: command.negativePrompt ?? "", guidance: command.cfg,
-                                              sampling: command.sampling.parameters(over: model.imageDefaults.sampling))
+                                              sampling: command.sampling.parameters(over: model.imageDefaults.sampling),
+                                              reranking: ImageReranking(candidates: command.bestOf, score: command.rerank))
         }
         try ImageFile.writePNG(try model.image(fromIDs: ids), to: URL(fileURLWithPath: command.out))
         if command.options.json {
