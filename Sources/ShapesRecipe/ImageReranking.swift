@@ -59,6 +59,9 @@ extension ShapesModel {
     public func generateImageIDs(_ prompt: String, negativePrompt: String = "", guidance: Float? = nil,
                                  sampling: SamplingParameters? = nil, reranking: ImageReranking) throws -> [Int] {
         let sampling = sampling ?? imageDefaults.sampling
+        guard reranking.candidates >= 1 else {
+            throw ShapesModelError.invalid("reranking", reason: "best of \(reranking.candidates): draw at least one picture")
+        }
         guard reranking.candidates > 1 else {
             return try generateImageIDs(prompt, negativePrompt: negativePrompt, guidance: guidance, sampling: sampling)
         }

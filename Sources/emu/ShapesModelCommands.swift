@@ -27,7 +27,6 @@ enum ShapesModelCommands {
             throw UserError("the ShapesWorld model draws \(canvas) pictures only: drop --ratio and --area")
         }
         try ImageDrawing.check(command.cfg)
-        guard command.bestOf >= 1 else { throw UserError("--best-of must be at least 1 (got \(command.bestOf))") }
         let ids = try userFacing { () throws -> [Int] in
             try model.checkWords(command.prompt, role: "--prompt")
             if let negative = command.negativePrompt { try model.checkWords(negative, role: "--negative-prompt") }

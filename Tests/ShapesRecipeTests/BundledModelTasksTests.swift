@@ -85,11 +85,12 @@ final class BundledModelTasksTests: XCTestCase {
         let layout = model.sequences.questionPrompt(imageCodes: model.sequences.codes(in: candidates[0]), question: QuestionGenerator.describePrompt)
         let caption = try XCTUnwrap(model.pipeline.tokenizer).encode(prompt) + [model.vocabulary.specials.endOfSequence]
         let byHand = try model.generator.score(layout + caption).logprobs.suffix(caption.count).reduce(0, +)
-        XCTAssertEqual(try model.imageScore(candidates[0], prompt: prompt, score: .caption), byHand, accuracy: 1e-3)
+        XCTAssertEqual(try model.imageScore(candidates[0], prompt: prompt, score: .caption), byHand, accuracy: 1e-5)
         XCTAssertLessThan(byHand, 0)
         XCTAssertNotEqual(try model.imageScore(candidates[0], prompt: "a large blue square", score: .caption), byHand,
                           "the caption score reads the prompt")
         XCTAssertThrowsError(try model.generateImageIDs(prompt, sampling: .greedy, reranking: ImageReranking(candidates: 2)))
+        XCTAssertThrowsError(try model.generateImageIDs(prompt, sampling: sampling, reranking: ImageReranking(candidates: 0)))
     }
 
     func testTextToImageLossReadsTheCaption() throws {
