@@ -22,10 +22,29 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var seed: UInt64
     public var evaluationInterval: Int
     public var checkpointInterval: Int
+    /// Random tokens put in place of the examples' noisable inputs (nil: none). Optional so that
+    /// trainer states saved before it existed still load.
+    public var contextNoise: ContextNoise?
+
+    /// Noise on the context a model will later write itself (video frames), so that training
+    /// shows it imperfect context as free-running generation does: each packed row draws a rate
+    /// uniformly in [0, maxRate], and each of its noisable inputs is replaced with that
+    /// probability by a token drawn uniformly from `replacements`. Targets stay the true tokens.
+    public struct ContextNoise: Sendable, Codable, Equatable {
+        public var maxRate: Double
+        public var replacements: Range<Int>
+
+        public init(maxRate: Double, replacements: Range<Int>) {
+            precondition((0...1).contains(maxRate) && !replacements.isEmpty, "context noise needs a rate in [0, 1] and tokens to draw")
+            self.maxRate = maxRate
+            self.replacements = replacements
+        }
+    }
 
     public init(steps: Int, batchSize: Int = 8, gradientAccumulation: Int = 1, sequenceLength: Int = 512,
                 schedule: LearningRateSchedule? = nil, optimizer: AdamW.Configuration = .init(),
-                maxGradientNorm: Float = 1.0, seed: UInt64 = 0, evaluationInterval: Int = 0, checkpointInterval: Int = 0) {
+                maxGradientNorm: Float = 1.0, seed: UInt64 = 0, evaluationInterval: Int = 0, checkpointInterval: Int = 0,
+                contextNoise: ContextNoise? = nil) {
         self.steps = steps
         self.batchSize = batchSize
         self.gradientAccumulation = gradientAccumulation
@@ -36,6 +55,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         self.seed = seed
         self.evaluationInterval = evaluationInterval
         self.checkpointInterval = checkpointInterval
+        self.contextNoise = contextNoise
     }
 }
 
@@ -86,7 +106,22 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
             if epochCache?.0 != epoch { epochCache = (epoch, rows.deterministicallyShuffled(seed: configuration.seed, epoch: epoch)) }
             picked.append(epochCache!.1[global % rows.count])
         }
-        return packer.batches(picked, batchSize: picked.count)[0]
+        var batch = packer.batches(picked, batchSize: picked.count)[0]
+        if let noise = configuration.contextNoise { Self.addNoise(noise, to: &batch, seed: configuration.seed, step: step, micro: micro) }
+        return batch
+    }
+
+    /// Replaces noisable inputs of `batch` in place; a function of (seed, step, micro) only, so a
+    /// resumed run draws the same noise.
+    static func addNoise(_ noise: TrainingConfiguration.ContextNoise, to batch: inout PackedBatch, seed: UInt64, step: Int, micro: Int) {
+        var random = SeededGenerator(seed: (seed ^ 0x6E6F_6973_65) &+ (UInt64(step) &* 0x1_0000) &+ UInt64(micro))
+        let count = UInt64(noise.replacements.count)
+        for row in batch.noisable.indices where !batch.noisable[row].isEmpty {
+            let rate = random.unit() * noise.maxRate
+            for i in batch.noisable[row].indices where batch.noisable[row][i] && random.unit() < rate {
+                batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
+            }
+        }
     }
 
     /// Mean weighted loss of `batch` without recording gradients.

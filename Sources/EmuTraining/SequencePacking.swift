@@ -4,11 +4,16 @@
 public struct TrainingExample: Sendable, Equatable {
     public var ids: [Int]
     public var weights: [Float]
+    /// Positions whose token the trainer may replace, as an input only, by a random one
+    /// (`TrainingConfiguration.ContextNoise`); the target stays the true token. Empty: none.
+    public var noisable: [Bool]
 
-    public init(ids: [Int], weights: [Float]) {
+    public init(ids: [Int], weights: [Float], noisable: [Bool] = []) {
         precondition(ids.count == weights.count, "\(ids.count) ids but \(weights.count) weights")
+        precondition(noisable.isEmpty || noisable.count == ids.count, "\(ids.count) ids but \(noisable.count) noise flags")
         self.ids = ids
         self.weights = weights
+        self.noisable = noisable
     }
 }
 
@@ -17,6 +22,8 @@ public struct PackedBatch: Sendable, Equatable {
     public var inputs: [[Int]]
     public var targets: [[Int]]
     public var weights: [[Float]]
+    /// Per input position: may context noise replace it (empty rows: no position may).
+    public var noisable: [[Bool]] = []
 
     public var batchSize: Int { inputs.count }
     public var length: Int { inputs.first?.count ?? 0 }
@@ -50,13 +57,15 @@ public struct SequencePacker: Sendable {
     /// Rows in input order (first fit, in sequence).
     public func pack(_ examples: [TrainingExample]) throws -> [TrainingExample] {
         var rows: [TrainingExample] = []
-        var ids: [Int] = [], weights: [Float] = []
+        var ids: [Int] = [], weights: [Float] = [], noisable: [Bool] = []
+        var anyNoisable = false
         func flush() {
             guard !ids.isEmpty else { return }
             let pad = length + 1 - ids.count
             rows.append(TrainingExample(ids: ids + Array(repeating: paddingID, count: pad),
-                                        weights: weights + Array(repeating: 0, count: pad)))
-            ids = []; weights = []
+                                        weights: weights + Array(repeating: 0, count: pad),
+                                        noisable: anyNoisable ? noisable + Array(repeating: false, count: pad) : []))
+            ids = []; weights = []; noisable = []; anyNoisable = false
         }
         for (i, e) in examples.enumerated() {
             guard e.ids.count <= length + 1 else { throw SequencePackingError.exampleTooLong(index: i, length: e.ids.count, limit: length) }
@@ -64,6 +73,8 @@ public struct SequencePacker: Sendable {
             ids += e.ids
             // The first token of an example is never predicted from the previous example.
             weights += [0] + e.weights.dropFirst()
+            noisable += e.noisable.isEmpty ? Array(repeating: false, count: e.ids.count) : e.noisable
+            anyNoisable = anyNoisable || e.noisable.contains(true)
         }
         flush()
         return rows
@@ -75,7 +86,8 @@ public struct SequencePacker: Sendable {
             let chunk = rows[start..<min(start + batchSize, rows.count)]
             return PackedBatch(inputs: chunk.map { Array($0.ids.dropLast()) },
                                targets: chunk.map { Array($0.ids.dropFirst()) },
-                               weights: chunk.map { Array($0.weights.dropFirst()) })
+                               weights: chunk.map { Array($0.weights.dropFirst()) },
+                               noisable: chunk.map { $0.noisable.isEmpty ? [] : Array($0.noisable.dropLast()) })
         }
     }
 }

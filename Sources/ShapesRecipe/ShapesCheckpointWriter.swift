@@ -88,6 +88,9 @@ enum ShapesCheckpointWriter {
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }
         if s.questionCount != d.questionCount { flags.append("--questions \(s.questionCount)") }
         if s.videoCount != d.videoCount { flags.append("--videos \(s.videoCount)") }
+        if (s.videoContextNoise ?? 0) != (d.videoContextNoise ?? 0) {
+            flags.append(String(format: "--video-context-noise %g", s.videoContextNoise ?? 0))
+        }
         if s.actionEpisodes != d.actionEpisodes { flags.append("--action-episodes \(s.actionEpisodes)") }
         // nil (settings saved before the options existed) is clean, single-action labels.
         if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }

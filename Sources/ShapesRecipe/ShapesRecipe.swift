@@ -61,6 +61,11 @@ public struct ShapesRecipe {
         public var videoCount = 3600
         public var videoFrames = 6
         public var videoPrefixFrames = 2
+        /// Context noise on video frames: each packed row replaces its video frames' visual inputs
+        /// by random codes at a rate drawn from [0, this] (targets stay true), so the model learns
+        /// to predict from imperfect frames as it must when it reads its own. nil or 0: none.
+        /// Optional so that settings saved before it existed still load.
+        public var videoContextNoise: Double? = nil
         public var actionEpisodes = 900
         /// Share of demonstration steps where the gripper does a random action while the expert's
         /// action stays the label (`TaskData.noisyDemonstration`); nil or 0: clean demonstrations.
@@ -285,7 +290,9 @@ public struct ShapesRecipe {
             model: model, rows: rows,
             configuration: TrainingConfiguration(steps: steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
-                                                 seed: s.seed),
+                                                 seed: s.seed,
+                                                 contextNoise: (s.videoContextNoise ?? 0) > 0
+                                                    ? .init(maxRate: s.videoContextNoise!, replacements: layout.visualTokenRange) : nil),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []
         if let saved {

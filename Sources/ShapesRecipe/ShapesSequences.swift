@@ -50,8 +50,8 @@ public struct ShapesSequences: Sendable {
 
     /// Codes of the grids in `ids` (visual tokens in order; non-visual tokens skipped).
     public func codes(in ids: [Int]) -> [Int] {
-        let first = vocabulary.visualTokens.first ?? 0
-        return ids.compactMap { id in (first..<(first + vocabulary.codebookSize)).contains(id) ? id - first : nil }
+        let visual = visualTokenRange
+        return ids.compactMap { id in visual.contains(id) ? id - visual.lowerBound : nil }
     }
 
     // MARK: prompts (what inference feeds the model)
@@ -87,9 +87,19 @@ public struct ShapesSequences: Sendable {
                      completion: text(answer) + [specials.endOfSequence])
     }
 
+    /// Every frame's visual tokens are noisable: free-running, the model reads frames it wrote.
     public func videoExample(frames: [[Int]], prefixFrames: Int) -> TrainingExample {
-        Self.example(prompt: videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames))),
-                     completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
+        var example = Self.example(prompt: videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames))),
+                                   completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
+        let visual = visualTokenRange
+        example.noisable = example.ids.map(visual.contains)
+        return example
+    }
+
+    /// The ids of the codebook's tokens (consecutive: the vocabulary lists them in code order).
+    public var visualTokenRange: Range<Int> {
+        let first = vocabulary.id(String(format: "<|visual token %06d|>", 0))
+        return first..<(first + vocabulary.codebookSize)
     }
 
     /// The action span holds the next action, or the expert's next few (an action chunk: more

@@ -64,6 +64,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
+    @Option(name: .customLong("video-context-noise"), help: "With --recipe shapes: train video on noisy context: each packed row replaces its frames' codes, as inputs only, by random codes at a rate drawn up to this (0 to 0.5; default: the recipe's none).")
+    var videoContextNoise: Double?
+
     @Option(name: .customLong("action-episodes"), help: "With --recipe shapes: gripper demonstrations in the mix (default: the recipe's 900).")
     var actionEpisodes: Int?
 
@@ -146,6 +149,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let videos {
                 guard videos >= 1 else { throw UserError("--videos must be at least 1, not \(videos)") }
                 settings.videoCount = videos
+            }
+            if let videoContextNoise {
+                guard (0...0.5).contains(videoContextNoise) else { throw UserError("--video-context-noise must be 0 to 0.5, not \(videoContextNoise)") }
+                settings.videoContextNoise = videoContextNoise
             }
             if let actionEpisodes {
                 guard actionEpisodes >= 1 else { throw UserError("--action-episodes must be at least 1, not \(actionEpisodes)") }

@@ -123,4 +123,45 @@ final class NextTokenTrainerTests: XCTestCase {
         }
         XCTAssertEqual(losses(), losses())
     }
+
+    /// Context noise replaces noisable inputs only, by tokens of its range, at the rate it says on
+    /// average, the same for the same step (resuming replays it); targets and weights stay true.
+    func testContextNoiseReplacesNoisableInputsOnly() {
+        let length = 64
+        let data = (0..<40).map { i -> TrainingExample in
+            let ids = (0...length).map { (i + $0) % 11 }
+            // Odd positions noisable; half the rows have no noisable tokens at all.
+            return TrainingExample(ids: ids, weights: [0] + Array(repeating: 1, count: length),
+                                   noisable: i % 2 == 0 ? ids.indices.map { $0 % 2 == 1 } : [])
+        }
+        let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
+        func trainer(noise: TrainingConfiguration.ContextNoise?) -> NextTokenTrainer<BigramModel> {
+            NextTokenTrainer(model: BigramModel(vocabulary: 11, width: 4, seed: 1), rows: rows,
+                             configuration: TrainingConfiguration(steps: 10, batchSize: 40, sequenceLength: length, seed: 2,
+                                                                  contextNoise: noise),
+                             paddingID: 0)
+        }
+        let clean = trainer(noise: nil).microBatch(step: 0, micro: 0)
+        let noisy = trainer(noise: .init(maxRate: 0.5, replacements: 100..<120))
+        let batch = noisy.microBatch(step: 0, micro: 0)
+        XCTAssertEqual(batch.targets, clean.targets)
+        XCTAssertEqual(batch.weights, clean.weights)
+        var replaced = 0, noisable = 0
+        for row in batch.inputs.indices {
+            for i in batch.inputs[row].indices {
+                let flagged = !batch.noisable[row].isEmpty && batch.noisable[row][i]
+                if batch.inputs[row][i] != clean.inputs[row][i] {
+                    XCTAssertTrue(flagged, "row \(row) position \(i) is not noisable but changed")
+                    XCTAssertTrue((100..<120).contains(batch.inputs[row][i]))
+                    replaced += 1
+                }
+                if flagged { noisable += 1 }
+            }
+        }
+        // Rates are drawn uniformly in [0, 0.5] per row: a quarter on average (640 noisable inputs).
+        XCTAssertEqual(noisable, 20 * 32)
+        XCTAssertEqual(Double(replaced) / Double(noisable), 0.25, accuracy: 0.1)
+        XCTAssertEqual(noisy.microBatch(step: 0, micro: 0), batch)
+        XCTAssertNotEqual(noisy.microBatch(step: 1, micro: 0).inputs, trainer(noise: nil).microBatch(step: 1, micro: 0).inputs)
+    }
 }

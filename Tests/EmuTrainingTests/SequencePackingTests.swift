@@ -18,6 +18,23 @@ final class SequencePackingTests: XCTestCase {
         XCTAssertEqual(batch.supervisedTokenCount, 5 + 1)
     }
 
+    /// Noise flags travel with their tokens: concatenated, false for examples without them and for
+    /// padding, and aligned with the inputs (the last token is never an input).
+    func testPackingKeepsNoiseFlagsAlignedWithTheirTokens() throws {
+        let packer = SequencePacker(length: 7, paddingID: 0)
+        let plain = TrainingExample(ids: [1, 2, 3], weights: [0, 1, 1])
+        let noisy = TrainingExample(ids: [4, 5, 6], weights: [0, 1, 1], noisable: [false, true, true])
+        let rows = try packer.pack([plain, noisy, plain])
+        XCTAssertEqual(rows.map(\.ids), [[1, 2, 3, 4, 5, 6, 0, 0], [1, 2, 3, 0, 0, 0, 0, 0]])
+        XCTAssertEqual(rows[0].noisable, [false, false, false, false, true, true, false, false])
+        XCTAssertEqual(rows[1].noisable, [], "a row without noisable tokens carries no flags")
+        let batch = packer.batches(rows, batchSize: 2)[0]
+        XCTAssertEqual(batch.noisable, [[false, false, false, false, true, true, false], []])
+        for (ids, flags) in zip(batch.inputs, batch.noisable) where !flags.isEmpty {
+            XCTAssertEqual(zip(ids, flags).filter(\.1).map(\.0), [5, 6])
+        }
+    }
+
     func testTooLongExampleIsAnErrorNamingIt() {
         let packer = SequencePacker(length: 3, paddingID: 0)
         XCTAssertThrowsError(try packer.pack([TrainingExample(ids: [1, 2], weights: [0, 1]),
