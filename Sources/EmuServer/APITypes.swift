@@ -132,20 +132,27 @@ public struct ImageGenerationRequest: Codable, Sendable, Equatable {
     public var area: Int?
     /// Guidance scale, default 3; 1 disables guidance.
     public var cfg: Float?
+    /// Pictures drawn, the one the model rates best returned (ShapesWorld models only); default 1.
+    public var bestOf: Int?
+    /// How `best_of` rates: "caption" (default), "likelihood" or "contrast" (`ImageReranking.Score`).
+    public var rerank: String?
     public var sampling: SamplingFields
 
     enum CodingKeys: String, CodingKey {
-        case prompt, ratio, area, cfg
+        case prompt, ratio, area, cfg, rerank
         case negativePrompt = "negative_prompt"
+        case bestOf = "best_of"
     }
 
     public init(prompt: String, negativePrompt: String? = nil, ratio: String? = nil, area: Int? = nil,
-                cfg: Float? = nil, sampling: SamplingFields = SamplingFields()) {
+                cfg: Float? = nil, bestOf: Int? = nil, rerank: String? = nil, sampling: SamplingFields = SamplingFields()) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.ratio = ratio
         self.area = area
         self.cfg = cfg
+        self.bestOf = bestOf
+        self.rerank = rerank
         self.sampling = sampling
     }
 
@@ -156,6 +163,8 @@ public struct ImageGenerationRequest: Codable, Sendable, Equatable {
         ratio = try c.decodeIfPresent(String.self, forKey: .ratio)
         area = try c.decodeIfPresent(Int.self, forKey: .area)
         cfg = try c.decodeIfPresent(Float.self, forKey: .cfg)
+        bestOf = try c.decodeIfPresent(Int.self, forKey: .bestOf)
+        rerank = try c.decodeIfPresent(String.self, forKey: .rerank)
         sampling = try SamplingFields(from: decoder)
     }
 
@@ -166,6 +175,8 @@ public struct ImageGenerationRequest: Codable, Sendable, Equatable {
         try c.encodeIfPresent(ratio, forKey: .ratio)
         try c.encodeIfPresent(area, forKey: .area)
         try c.encodeIfPresent(cfg, forKey: .cfg)
+        try c.encodeIfPresent(bestOf, forKey: .bestOf)
+        try c.encodeIfPresent(rerank, forKey: .rerank)
         try sampling.encode(to: encoder)
     }
 }

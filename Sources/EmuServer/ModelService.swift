@@ -133,6 +133,9 @@ public actor ModelService {
 
     public func generateImage(_ request: ImageGenerationRequest) throws -> ImageGenerationResponse {
         if let shapes { return try generateShapesImage(request, model: shapes) }
+        if (request.bestOf ?? 1) != 1 || request.rerank != nil {
+            throw APIError.badRequest("best_of and rerank: drawing several pictures and keeping the best-rated needs a ShapesWorld model (it rates them by its own description of each)")
+        }
         let model = try transformer
         let vision = try visionTokenizer
         let processor = try pipeline.processor()

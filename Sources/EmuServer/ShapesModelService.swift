@@ -42,10 +42,30 @@ extension ModelService {
         let scale = request.cfg ?? model.imageDefaults.guidance
         guard scale.isFinite else { throw APIError.badRequest("cfg must be a finite number") }
         let (sampling, seed) = try samplingParameters(request.sampling, defaults: model.imageDefaults.sampling)
-        let ids = try model.generateImageIDs(request.prompt, negativePrompt: negative, guidance: scale, sampling: sampling)
+        let reranking = try Self.reranking(request)
+        let ids = try shapesCheck {
+            try model.generateImageIDs(request.prompt, negativePrompt: negative, guidance: scale, sampling: sampling, reranking: reranking)
+        }
         let image = try model.image(fromIDs: ids)
         return ImageGenerationResponse(rows: model.sequences.rows, columns: model.sequences.columns, ids: ids,
                                        image: Data(PNG.encode(image)).base64EncodedString(), seed: seed)
+    }
+
+    /// Up to 16 draws a request: each is a whole picture plus its rating, so the bound keeps one
+    /// request's time within about 16 plain ones.
+    static let maximumBestOf = 16
+
+    static func reranking(_ request: ImageGenerationRequest) throws -> ImageReranking {
+        let count = request.bestOf ?? 1
+        guard (1...maximumBestOf).contains(count) else {
+            throw APIError.badRequest("best_of must be 1 to \(maximumBestOf) pictures, not \(count)")
+        }
+        let name = request.rerank ?? ImageReranking.Score.caption.rawValue
+        guard let score = ImageReranking.Score(rawValue: name) else {
+            let known = ImageReranking.Score.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError.badRequest("rerank: '\(name)' is not a rating; use one of \(known)")
+        }
+        return ImageReranking(candidates: count, score: score)
     }
 
     func encodeShapesPicture(_ image: RGBImage, model: ShapesModel) throws -> CodesDocument {

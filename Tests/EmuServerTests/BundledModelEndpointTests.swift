@@ -78,6 +78,28 @@ final class BundledModelEndpointTests: XCTestCase {
         }
     }
 
+    /// `best_of`: the picture `ShapesModel` keeps among as many draws, rated as `rerank` says
+    /// (caption by default); the same seed's single draw when the ratings pick another candidate.
+    func testBestOfKeepsTheLibrarysBestRatedPicture() async throws {
+        let model = try Self.model.get()
+        let prompt = "a red circle above a blue square"
+        var sampling = model.imageDefaults.sampling
+        sampling.seed = 5
+        let guidance = model.imageDefaults.guidance
+        let byCaption = try model.generateImageIDs(prompt, guidance: guidance, sampling: sampling,
+                                                   reranking: ImageReranking(candidates: 4, score: .caption))
+        let byLikelihood = try model.generateImageIDs(prompt, guidance: guidance, sampling: sampling,
+                                                      reranking: ImageReranking(candidates: 4, score: .likelihood))
+        try await application().test(.router) { client in
+            for (body, expected) in [(["prompt": prompt, "seed": 5, "best_of": 4] as [String: Any], byCaption),
+                                     (["prompt": prompt, "seed": 5, "best_of": 4, "rerank": "likelihood"], byLikelihood)] {
+                let response = try await client.post("/v1/images/generations", json: body)
+                XCTAssertEqual(response.status, .ok, response.text)
+                XCTAssertEqual(try response.decoded(ImageGenerationResponse.self).ids, expected, "\(body)")
+            }
+        }
+    }
+
     /// The codes of a picture are the codec's; decoding them gives the codec's picture.
     func testVisionTokenizerEndpointsUseTheModelsCodec() async throws {
         let model = try Self.model.get()
@@ -110,6 +132,10 @@ final class BundledModelEndpointTests: XCTestCase {
             ("/v1/images/generations", ["prompt": "a red circle", "ratio": "16:9"], "16:9"),
             ("/v1/images/generations", ["prompt": "a red circle", "area": 10000], "4096 pixels"),
             ("/v1/images/generations", ["prompt": "a red circle", "negative_prompt": "a blurry circle"], "'blurry'"),
+            ("/v1/images/generations", ["prompt": "a red circle", "best_of": 0], "best_of must be 1 to 16 pictures, not 0"),
+            ("/v1/images/generations", ["prompt": "a red circle", "best_of": 100], "not 100"),
+            ("/v1/images/generations", ["prompt": "a red circle", "best_of": 2, "rerank": "beauty"], "'beauty' is not a rating"),
+            ("/v1/images/generations", ["prompt": "a red circle", "best_of": 2, "greedy": true], "greedy"),
             ("/v1/vq/encode", ["image": small], "32x32"),
             ("/v1/vq/decode", ["codes": [[[1, 2], [3, 4]]]], "8x8 codes, not 2x2"),
             ("/v1/vq/decode", ["codes": [Array(repeating: Array(repeating: 5000, count: 8), count: 8)]], "code 5000"),

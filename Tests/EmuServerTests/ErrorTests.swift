@@ -32,6 +32,7 @@ final class ErrorTests: XCTestCase {
             ("/v1/vq/decode", ["codes": [[[1, 2], [3]]]], .badRequest, "rows of equal length"),
             ("/v1/vq/decode", ["codes": [[[1, 100_000]]]], .badRequest, "outside the codebook"),
             ("/v1/images/generations", ["prompt": 3], .badRequest, "field 'prompt'"),
+            ("/v1/images/generations", ["prompt": "a cat", "best_of": 2], .badRequest, "needs a ShapesWorld model"),
         ]
         let requests = try cases.map { item in
             (item.uri, try JSONSerialization.data(withJSONObject: item.body), item.status, item.message)
