@@ -18,6 +18,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per task for the quick metrics.")
     var samples: Int = 4
 
+    @Option(name: .customLong("best-of"), help: "Draw each gallery picture this many times and keep the one whose description the model finds likeliest (1: one draw; the metrics always draw once).")
+    var bestOf: Int = 4
+
     static let prompts = ["a red circle", "a large blue square", "a small green triangle left of a yellow circle",
                           "two cyan diamonds", "a purple cross above an orange square"]
 
@@ -34,6 +37,8 @@ struct DemoCommand: ParsableCommand {
     }
     struct Report: Encodable {
         var model: String; var gallery: String
+        /// Draws per gallery picture (the best-described kept).
+        var bestOf: Int
         var images: [Generated]; var descriptions: [Described]; var video: Video; var gripper: Gripper
         var metrics: Metrics; var seconds: Double
     }
@@ -41,6 +46,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let started = Date()
+            guard (1...16).contains(bestOf) else { throw UserError("--best-of must be 1 to 16 draws, not \(bestOf)") }
             let model = try ShapesModelLocation.load(options.model)
             let folder = URL(fileURLWithPath: out)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -51,10 +57,10 @@ struct DemoCommand: ParsableCommand {
                 try VideoFile.writeGIF(frames.map { DemoCommand.enlarged($0) }, delayCentiseconds: 30, to: folder.appendingPathComponent(name)); return name
             }
 
-            Output.log("text to image")
+            Output.log(bestOf == 1 ? "text to image" : "text to image (best of \(bestOf) draws by the model's own description)")
             var images: [Generated] = []
             for (i, prompt) in Self.prompts.enumerated() {
-                let image = try model.generateImage(prompt)
+                let image = try model.image(fromIDs: model.generateImageIDs(prompt, reranking: ImageReranking(candidates: bestOf, score: .caption)))
                 let read = CaptionGrammar.caption(SceneSpec(describing: Scene(objects: SceneReader().objects(in: image))))
                 let correct = (try? CaptionGrammar.parse(prompt)).map { GenEvalScorer().judge(GenEvalPrompt(category: .singleObject, spec: $0), image: image).correct }
                 images.append(Generated(prompt: prompt, file: try save(image, "generated_\(i).png"), read: read, correct: correct))
@@ -103,7 +109,7 @@ struct DemoCommand: ParsableCommand {
                                   video: try evaluation.video(samples: max(1, samples / 2)),
                                   actions: try evaluation.actions(samples: samples))
             let report = Report(model: model.directory.path, gallery: folder.appendingPathComponent("index.html").path,
-                                images: images, descriptions: descriptions, video: video, gripper: gripper, metrics: metrics,
+                                bestOf: bestOf, images: images, descriptions: descriptions, video: video, gripper: gripper, metrics: metrics,
                                 seconds: Date().timeIntervalSince(started))
             try DemoGallery.html(report).write(to: folder.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
             if options.json {
@@ -141,13 +147,14 @@ enum DemoGallery {
             "<figure><img src=\"\(file)\" width=\"256\"><figcaption>\(escape(caption))</figcaption></figure>"
         }
         var body = "<h1>swift-emu: one Emu3 model, four ShapesWorld tasks</h1><p>Model: \(escape(r.model))</p>"
-        body += "<h2>Text to image</h2><div class=row>" + r.images.map { figure($0.file, "\"\($0.prompt)\" → reads as \"\($0.read)\"") }.joined() + "</div>"
+        let drawn = r.bestOf == 1 ? "" : " (each the best of \(r.bestOf) draws, as the model itself describes them)"
+        body += "<h2>Text to image\(drawn)</h2><div class=row>" + r.images.map { figure($0.file, "\"\($0.prompt)\" → reads as \"\($0.read)\"") }.joined() + "</div>"
         body += "<h2>Image to text</h2><div class=row>" + r.descriptions.map { figure($0.file, "model: \($0.answer) | truth: \($0.truth)") }.joined() + "</div>"
         body += "<h2>Video continuation (2 frames given, 4 predicted)</h2><div class=row>"
             + figure(r.video.predicted, String(format: "predicted (mean error %.1f px)", r.video.meanError)) + figure(r.video.truth, "simulator") + "</div>"
         body += "<h2>Gripper</h2><div class=row>" + figure(r.gripper.file, "\"\(r.gripper.instruction)\": \(r.gripper.actions.joined(separator: " ")) → \(r.gripper.success ? "success" : "failure")") + "</div>"
         let m = r.metrics
-        body += "<h2>Metrics (small samples)</h2><ul>"
+        body += "<h2>Metrics (small samples, one draw per prompt)</h2><ul>"
             + String(format: "<li>text-to-image (GenEval-style) overall %.2f</li><li>understanding exact match %.2f</li><li>video: objects within 4 px %.2f</li><li>actions: success %.2f</li>",
                      m.textToImage.overall, m.understanding.exactMatch, m.video.score.shareWithinTolerance, m.actions.successRate) + "</ul>"
         return """
