@@ -26,7 +26,9 @@ flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", 
 # A folder saved before the gripper options existed was trained on clean single-action labels:
 # say so, or its specialists would get today's recipe defaults.
 s.setdefault("actionNoise", 0); s.setdefault("actionChunk", 1)
-print(" ".join(f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None))
+out = [f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None]
+if s.get("videoContextSource") == "modelPredictions": out.append("--video-context-source model")
+print(" ".join(out))
 PY
 )"
 mkdir -p "$out"

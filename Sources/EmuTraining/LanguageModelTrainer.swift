@@ -29,13 +29,23 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Noise on the context a model will later write itself (video frames), so that training
     /// shows it imperfect context as free-running generation does: each packed row draws a rate
     /// uniformly in [0, maxRate], and each of its noisable inputs is replaced with that
-    /// probability by a token drawn uniformly from `replacements`. Targets stay the true tokens.
+    /// probability by a token of `replacements`. Targets stay the true tokens.
     public struct ContextNoise: Sendable, Codable, Equatable {
+        public enum Source: String, Sendable, Codable {
+            /// A token drawn uniformly from `replacements`.
+            case randomTokens
+            /// The model's own most likely token of `replacements` at that position, predicted from
+            /// the true tokens before it by a forward pass without gradients (parallel scheduled
+            /// sampling): its one-step mistakes, at about a third more compute for those rows.
+            case modelPredictions
+        }
+        public var source: Source
         public var maxRate: Double
         public var replacements: Range<Int>
 
-        public init(maxRate: Double, replacements: Range<Int>) {
+        public init(source: Source = .randomTokens, maxRate: Double, replacements: Range<Int>) {
             precondition((0...1).contains(maxRate) && !replacements.isEmpty, "context noise needs a rate in [0, 1] and tokens to draw")
+            self.source = source
             self.maxRate = maxRate
             self.replacements = replacements
         }
@@ -107,19 +117,38 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
             picked.append(epochCache!.1[global % rows.count])
         }
         var batch = packer.batches(picked, batchSize: picked.count)[0]
-        if let noise = configuration.contextNoise { Self.addNoise(noise, to: &batch, seed: configuration.seed, step: step, micro: micro) }
+        if let noise = configuration.contextNoise { addNoise(noise, to: &batch, step: step, micro: micro) }
         return batch
     }
 
-    /// Replaces noisable inputs of `batch` in place; a function of (seed, step, micro) only, so a
-    /// resumed run draws the same noise.
-    static func addNoise(_ noise: TrainingConfiguration.ContextNoise, to batch: inout PackedBatch, seed: UInt64, step: Int, micro: Int) {
-        var random = SeededGenerator(seed: (seed ^ 0x6E6F_6973_65) &+ (UInt64(step) &* 0x1_0000) &+ UInt64(micro))
+    /// Replaces noisable inputs of `batch` in place; a function of (seed, step, micro) and the
+    /// model's weights only, so a resumed run draws the same noise.
+    func addNoise(_ noise: TrainingConfiguration.ContextNoise, to batch: inout PackedBatch, step: Int, micro: Int) {
+        var random = SeededGenerator(seed: (configuration.seed ^ 0x6E6F_6973_65) &+ (UInt64(step) &* 0x1_0000) &+ UInt64(micro))
+        let noisyRows = batch.noisable.indices.filter { batch.noisable[$0].contains(true) }
+        guard !noisyRows.isEmpty else { return }
+        // The model's choice for input i is its prediction at position i - 1 (of target i - 1, which is input i).
+        var predicted: [[Int]] = []
+        if noise.source == .modelPredictions {
+            let logits = Autograd.withoutGradients { model.logits(forTraining: noisyRows.map { batch.inputs[$0] }) }
+            let values = logits.toArray(), vocabulary = logits.shape[1], length = batch.length
+            predicted = noisyRows.indices.map { r in
+                (0..<length).map { position in
+                    let row = (r * length + position) * vocabulary
+                    var best = noise.replacements.lowerBound
+                    for token in noise.replacements where values[row + token] > values[row + best] { best = token }
+                    return best
+                }
+            }
+        }
         let count = UInt64(noise.replacements.count)
-        for row in batch.noisable.indices where !batch.noisable[row].isEmpty {
+        for (r, row) in noisyRows.enumerated() {
             let rate = random.unit() * noise.maxRate
             for i in batch.noisable[row].indices where batch.noisable[row][i] && random.unit() < rate {
-                batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
+                switch noise.source {
+                case .randomTokens: batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
+                case .modelPredictions: if i > 0 { batch.inputs[row][i] = predicted[r][i - 1] }
+                }
             }
         }
     }

@@ -66,6 +66,10 @@ public struct ShapesRecipe {
         /// to predict from imperfect frames as it must when it reads its own. nil or 0: none.
         /// Optional so that settings saved before it existed still load.
         public var videoContextNoise: Double? = nil
+        /// What replaces the noised codes: random codes (nil or `.randomTokens`; every frame's
+        /// codes, given or written, may be replaced), or the model's own one-step predictions
+        /// (`.modelPredictions`; only the written frames', as the given ones are true at inference).
+        public var videoContextSource: TrainingConfiguration.ContextNoise.Source? = nil
         public var actionEpisodes = 900
         /// Share of demonstration steps where the gripper does a random action while the expert's
         /// action stays the label (`TaskData.noisyDemonstration`); nil or 0: clean demonstrations.
@@ -255,7 +259,8 @@ public struct ShapesRecipe {
                                                                   question: sample.question.question, answer: sample.question.answer)))
         }
         for clip in videos where codesVideos {
-            tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames)))
+            tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames,
+                                                       noisablePrefix: s.videoContextSource != .modelPredictions)))
         }
         for episode in episodes where codesEpisodes {
             let plans = episode.expertPlans(length: max(1, s.actionChunk ?? 1))
@@ -292,7 +297,8 @@ public struct ShapesRecipe {
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
                                                  seed: s.seed,
                                                  contextNoise: (s.videoContextNoise ?? 0) > 0
-                                                    ? .init(maxRate: s.videoContextNoise!, replacements: layout.visualTokenRange) : nil),
+                                                    ? .init(source: s.videoContextSource ?? .randomTokens, maxRate: s.videoContextNoise!,
+                                                          replacements: layout.visualTokenRange) : nil),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []
         if let saved {

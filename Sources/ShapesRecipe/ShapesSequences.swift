@@ -87,12 +87,14 @@ public struct ShapesSequences: Sendable {
                      completion: text(answer) + [specials.endOfSequence])
     }
 
-    /// Every frame's visual tokens are noisable: free-running, the model reads frames it wrote.
-    public func videoExample(frames: [[Int]], prefixFrames: Int) -> TrainingExample {
-        var example = Self.example(prompt: videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames))),
+    /// The frames' visual tokens are noisable (free-running, the model reads frames it wrote): every
+    /// frame's, or with `noisablePrefix` false only those of the frames after the prefix.
+    public func videoExample(frames: [[Int]], prefixFrames: Int, noisablePrefix: Bool = true) -> TrainingExample {
+        let prompt = videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames)))
+        var example = Self.example(prompt: prompt,
                                    completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
         let visual = visualTokenRange
-        example.noisable = example.ids.map(visual.contains)
+        example.noisable = example.ids.enumerated().map { i, id in visual.contains(id) && (noisablePrefix || i >= prompt.count) }
         return example
     }
 

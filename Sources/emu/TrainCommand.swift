@@ -64,8 +64,15 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
-    @Option(name: .customLong("video-context-noise"), help: "With --recipe shapes: train video on noisy context: each packed row replaces its frames' codes, as inputs only, by random codes at a rate drawn up to this (0 to 0.5; default: the recipe's none).")
+    @Option(name: .customLong("video-context-noise"), help: "With --recipe shapes: train video on noisy context: each packed row replaces its frames' codes, as inputs only, at a rate drawn up to this (0 to 1; default: the recipe's none); see --video-context-source.")
     var videoContextNoise: Double?
+
+    @Option(name: .customLong("video-context-source"), help: "With --video-context-noise: what replaces the noised codes: random (random codes, in every frame) or model (the model's own one-step predictions, in the frames it writes; about a third more compute on video rows).")
+    var videoContextSource: VideoContextSource?
+
+    enum VideoContextSource: String, ExpressibleByArgument, CaseIterable {
+        case random, model
+    }
 
     @Option(name: .customLong("action-episodes"), help: "With --recipe shapes: gripper demonstrations in the mix (default: the recipe's 900).")
     var actionEpisodes: Int?
@@ -151,8 +158,12 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.videoCount = videos
             }
             if let videoContextNoise {
-                guard (0...0.5).contains(videoContextNoise) else { throw UserError("--video-context-noise must be 0 to 0.5, not \(videoContextNoise)") }
+                guard (0...1).contains(videoContextNoise) else { throw UserError("--video-context-noise must be 0 to 1, not \(videoContextNoise)") }
                 settings.videoContextNoise = videoContextNoise
+            }
+            if let videoContextSource {
+                guard (settings.videoContextNoise ?? 0) > 0 else { throw UserError("--video-context-source needs --video-context-noise above 0") }
+                settings.videoContextSource = videoContextSource == .model ? .modelPredictions : .randomTokens
             }
             if let actionEpisodes {
                 guard actionEpisodes >= 1 else { throw UserError("--action-episodes must be at least 1, not \(actionEpisodes)") }

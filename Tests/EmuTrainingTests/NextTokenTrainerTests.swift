@@ -164,4 +164,38 @@ final class NextTokenTrainerTests: XCTestCase {
         XCTAssertEqual(noisy.microBatch(step: 0, micro: 0), batch)
         XCTAssertNotEqual(noisy.microBatch(step: 1, micro: 0).inputs, trainer(noise: nil).microBatch(step: 1, micro: 0).inputs)
     }
+
+    /// With the model's own predictions as the noise, a replaced input is the model's most likely
+    /// token of the replacement range at the position before it, given the true inputs (a bigram
+    /// model's prediction depends on the previous input only, so it is computed here directly).
+    func testModelPredictionNoiseUsesTheModelsOneStepGuess() {
+        let length = 32
+        let data = (0..<8).map { i -> TrainingExample in
+            let ids = (0...length).map { (i * 5 + $0 * 3) % 11 }
+            return TrainingExample(ids: ids, weights: [0] + Array(repeating: 1, count: length), noisable: ids.indices.map { $0 > 2 })
+        }
+        let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
+        let model = BigramModel(vocabulary: 11, width: 4, seed: 6)
+        let replacements = 4..<9
+        let trainer = NextTokenTrainer(model: model, rows: rows,
+                                       configuration: TrainingConfiguration(steps: 2, batchSize: 8, sequenceLength: length, seed: 1,
+                                                                            contextNoise: .init(source: .modelPredictions, maxRate: 1, replacements: replacements)),
+                                       paddingID: 0)
+        let clean = NextTokenTrainer(model: model, rows: rows, configuration: TrainingConfiguration(steps: 2, batchSize: 8, sequenceLength: length, seed: 1),
+                                     paddingID: 0).microBatch(step: 0, micro: 0)
+        let batch = trainer.microBatch(step: 0, micro: 0)
+        let logits = Autograd.withoutGradients { model.logits(forTraining: [Array(0..<11)]) }.toArray()
+        func guess(after token: Int) -> Int { replacements.max { logits[token * 11 + $0] < logits[token * 11 + $1] }! }
+        var replaced = 0
+        for row in batch.inputs.indices {
+            XCTAssertEqual(Array(batch.inputs[row].prefix(3)), Array(clean.inputs[row].prefix(3)), "positions 0-2 are not noisable")
+            for i in 3..<length where batch.inputs[row][i] != clean.inputs[row][i] {
+                XCTAssertEqual(batch.inputs[row][i], guess(after: clean.inputs[row][i - 1]), "row \(row) position \(i)")
+                replaced += 1
+            }
+        }
+        XCTAssertGreaterThan(replaced, 20)
+        XCTAssertEqual(batch.targets, clean.targets)
+        XCTAssertEqual(trainer.microBatch(step: 0, micro: 0), batch, "the same weights and step give the same noise")
+    }
 }

@@ -14,6 +14,10 @@ final class VideoContextNoiseTests: XCTestCase {
         // Every frame's codes, given or predicted, in order; no structural token (BOS, header, EOL, EOF, EOI, EOS).
         XCTAssertEqual(layout.codes(in: zip(video.ids, video.noisable).filter(\.1).map(\.0)), frames.flatMap { $0 })
         XCTAssertEqual(layout.codes(in: zip(video.ids, video.noisable).filter { !$0.1 }.map(\.0)), [])
+        // With the model's predictions as the noise, only the frames it writes: the given one stays true.
+        let written = layout.videoExample(frames: frames, prefixFrames: 1, noisablePrefix: false)
+        XCTAssertEqual(written.ids, video.ids)
+        XCTAssertEqual(layout.codes(in: zip(written.ids, written.noisable).filter(\.1).map(\.0)), Array(frames.dropFirst().joined()))
         XCTAssertEqual(layout.visualTokenRange.count, 16)
         XCTAssertEqual(Array(layout.visualTokenRange), layout.vocabulary.visualTokens)
         // Pictures other tasks condition on are never noised (their context is true at inference).
@@ -37,5 +41,15 @@ final class VideoContextNoiseTests: XCTestCase {
         XCTAssertEqual(saved.videoContextNoise, 0.5)
         XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(saved).contains("--video-context-noise 0.5"))
         XCTAssertFalse(ShapesCheckpointWriter.recipeCommand(ShapesRecipe.Settings()).contains("noise 0 "))
+
+        // The model's own predictions as the noise: another run again, and named in the command.
+        settings.videoContextSource = .modelPredictions
+        let ownFolder = temporaryFolder("vnoise-own")
+        let own = try ShapesRecipe(settings: settings, log: { _ in }).run(output: ownFolder)
+        XCTAssertNotEqual(own.firstLoss, noisy.firstLoss)
+        XCTAssertNotEqual(own.firstLoss, clean.firstLoss)
+        let ownSaved = try JSONDecoder().decode(ShapesRecipe.Settings.self,
+                                                from: Data(contentsOf: ownFolder.appendingPathComponent("recipe_settings.json")))
+        XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(ownSaved).contains("--video-context-noise 0.5 --video-context-source model"))
     }
 }
