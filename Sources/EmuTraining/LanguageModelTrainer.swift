@@ -22,8 +22,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var seed: UInt64
     public var evaluationInterval: Int
     public var checkpointInterval: Int
-    /// Random tokens put in place of the examples' noisable inputs (nil: none). Optional so that
-    /// trainer states saved before it existed still load.
+    /// Tokens put in place of the examples' noisable inputs (nil: none). Optional so that trainer
+    /// states saved before it existed still load.
     public var contextNoise: ContextNoise?
 
     /// Noise on the context a model will later write itself (video frames), so that training

@@ -4,7 +4,7 @@
 public struct TrainingExample: Sendable, Equatable {
     public var ids: [Int]
     public var weights: [Float]
-    /// Positions whose token the trainer may replace, as an input only, by a random one
+    /// Positions whose token the trainer may replace, as an input only, by another
     /// (`TrainingConfiguration.ContextNoise`); the target stays the true token. Empty: none.
     public var noisable: [Bool]
 

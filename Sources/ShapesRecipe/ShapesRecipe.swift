@@ -62,8 +62,9 @@ public struct ShapesRecipe {
         public var videoFrames = 6
         public var videoPrefixFrames = 2
         /// Context noise on video frames: each packed row replaces its video frames' visual inputs
-        /// by random codes at a rate drawn from [0, this] (targets stay true), so the model learns
-        /// to predict from imperfect frames as it must when it reads its own. nil or 0: none.
+        /// at a rate drawn from [0, this] (targets stay true; `videoContextSource` says by what), so
+        /// the model learns to predict from imperfect frames as it must when it reads its own. nil
+        /// or 0: none (random codes made a video specialist worse, RESULTS.md).
         /// Optional so that settings saved before it existed still load.
         public var videoContextNoise: Double? = nil
         /// What replaces the noised codes: random codes (nil or `.randomTokens`; every frame's
