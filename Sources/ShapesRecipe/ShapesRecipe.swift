@@ -64,7 +64,8 @@ public struct ShapesRecipe {
         /// Context noise on video frames: each packed row replaces its video frames' visual inputs
         /// at a rate drawn from [0, this] (targets stay true; `videoContextSource` says by what), so
         /// the model learns to predict from imperfect frames as it must when it reads its own. nil
-        /// or 0: none (random codes made a video specialist worse, RESULTS.md).
+        /// or 0: none (random codes made a video specialist worse, its own guesses left it level;
+        /// RESULTS.md, "Video on noisy context frames").
         /// Optional so that settings saved before it existed still load.
         public var videoContextNoise: Double? = nil
         /// What replaces the noised codes: random codes (nil or `.randomTokens`; every frame's
