@@ -51,16 +51,12 @@ extension ModelService {
                                        image: Data(PNG.encode(image)).base64EncodedString(), seed: seed)
     }
 
-    /// Up to 16 draws a request: each is a whole picture plus its rating, so the bound keeps one
-    /// request's time within about 16 plain ones.
-    static let maximumBestOf = 16
-
     static func reranking(_ request: ImageGenerationRequest) throws -> ImageReranking {
         let count = request.bestOf ?? 1
-        guard (1...maximumBestOf).contains(count) else {
-            throw APIError.badRequest("best_of must be 1 to \(maximumBestOf) pictures, not \(count)")
+        guard (1...ImageReranking.maximumCandidates).contains(count) else {
+            throw APIError.badRequest("best_of must be 1 to \(ImageReranking.maximumCandidates) pictures, not \(count)")
         }
-        let name = request.rerank ?? ImageReranking.Score.caption.rawValue
+        let name = request.rerank ?? ImageReranking.defaultScore.rawValue
         guard let score = ImageReranking.Score(rawValue: name) else {
             let known = ImageReranking.Score.allCases.map(\.rawValue).joined(separator: ", ")
             throw APIError.badRequest("rerank: '\(name)' is not a rating; use one of \(known)")

@@ -127,19 +127,17 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         var random = SeededGenerator(seed: (configuration.seed ^ 0x6E6F_6973_65) &+ (UInt64(step) &* 0x1_0000) &+ UInt64(micro))
         let noisyRows = batch.noisable.indices.filter { batch.noisable[$0].contains(true) }
         guard !noisyRows.isEmpty else { return }
-        // The model's choice for input i is its prediction at position i - 1 (of target i - 1, which is input i).
-        var predicted: [[Int]] = []
+        // Logits of the true inputs (model predictions only): row r of `noisyRows`, position p.
+        var logits: [Float] = [], vocabulary = 0
         if noise.source == .modelPredictions {
-            let logits = Autograd.withoutGradients { model.logits(forTraining: noisyRows.map { batch.inputs[$0] }) }
-            let values = logits.toArray(), vocabulary = logits.shape[1], length = batch.length
-            predicted = noisyRows.indices.map { r in
-                (0..<length).map { position in
-                    let row = (r * length + position) * vocabulary
-                    var best = noise.replacements.lowerBound
-                    for token in noise.replacements where values[row + token] > values[row + best] { best = token }
-                    return best
-                }
-            }
+            let tensor = Autograd.withoutGradients { model.logits(forTraining: noisyRows.map { batch.inputs[$0] }) }
+            (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
+        }
+        // The model's choice for input i is its most likely replacement at position i - 1 (whose
+        // target is input i); computed only where an input is replaced.
+        func guess(row r: Int, position p: Int) -> Int {
+            let base = (r * batch.length + p) * vocabulary
+            return noise.replacements.max { logits[base + $0] < logits[base + $1] }!
         }
         let count = UInt64(noise.replacements.count)
         for (r, row) in noisyRows.enumerated() {
@@ -147,7 +145,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
             for i in batch.noisable[row].indices where batch.noisable[row][i] && random.unit() < rate {
                 switch noise.source {
                 case .randomTokens: batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
-                case .modelPredictions: if i > 0 { batch.inputs[row][i] = predicted[r][i - 1] }
+                case .modelPredictions: if i > 0 { batch.inputs[row][i] = guess(row: r, position: i - 1) }
                 }
             }
         }

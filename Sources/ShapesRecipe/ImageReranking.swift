@@ -23,7 +23,14 @@ public struct ImageReranking: Sendable, Hashable, Codable {
     public var candidates: Int
     public var score: Score
 
-    public init(candidates: Int, score: Score = .contrast) {
+    /// The rating used when none is named (`emu generate`, `emu eval`, the server, the demo): it
+    /// keeps the most right pictures (RESULTS.md, "Keeping the picture the model describes best").
+    public static let defaultScore = Score.caption
+    /// The most draws one request may ask of the server or the demo: each is a whole picture plus
+    /// its rating, so this keeps one request within about 16 plain ones.
+    public static let maximumCandidates = 16
+
+    public init(candidates: Int, score: Score = defaultScore) {
         self.candidates = candidates
         self.score = score
     }

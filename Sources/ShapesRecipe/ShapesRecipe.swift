@@ -298,9 +298,10 @@ public struct ShapesRecipe {
             configuration: TrainingConfiguration(steps: steps, batchSize: s.batchSize, sequenceLength: s.sequenceLength,
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
                                                  seed: s.seed,
-                                                 contextNoise: (s.videoContextNoise ?? 0) > 0
-                                                    ? .init(source: s.videoContextSource ?? .randomTokens, maxRate: s.videoContextNoise!,
-                                                          replacements: layout.visualTokenRange) : nil),
+                                                 contextNoise: s.videoContextNoise.flatMap { rate in
+                                                     rate > 0 ? .init(source: s.videoContextSource ?? .randomTokens, maxRate: rate,
+                                                                      replacements: vocabulary.visualTokenRange) : nil
+                                                 }),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []
         if let saved {

@@ -50,7 +50,7 @@ public struct ShapesSequences: Sendable {
 
     /// Codes of the grids in `ids` (visual tokens in order; non-visual tokens skipped).
     public func codes(in ids: [Int]) -> [Int] {
-        let visual = visualTokenRange
+        let visual = vocabulary.visualTokenRange
         return ids.compactMap { id in visual.contains(id) ? id - visual.lowerBound : nil }
     }
 
@@ -93,16 +93,11 @@ public struct ShapesSequences: Sendable {
         let prompt = videoPrompt(prefixCodes: Array(frames.prefix(prefixFrames)))
         var example = Self.example(prompt: prompt,
                                    completion: frames.dropFirst(prefixFrames).flatMap(frameTokens) + [specials.endOfImage, specials.endOfSequence])
-        let visual = visualTokenRange
+        let visual = vocabulary.visualTokenRange
         example.noisable = example.ids.enumerated().map { i, id in visual.contains(id) && (noisablePrefix || i >= prompt.count) }
         return example
     }
 
-    /// The ids of the codebook's tokens (consecutive: the vocabulary lists them in code order).
-    public var visualTokenRange: Range<Int> {
-        let first = vocabulary.id(String(format: "<|visual token %06d|>", 0))
-        return first..<(first + vocabulary.codebookSize)
-    }
 
     /// The action span holds the next action, or the expert's next few (an action chunk: more
     /// labels for one picture; inference takes the first).

@@ -45,6 +45,11 @@ public struct ShapesVocabulary: Sendable, Equatable {
     public func id(_ token: String) -> Int { ids[token] ?? ids[Self.unknownToken]! }
     public var specials: ImageSpecialTokens { try! ImageSpecialTokens(vocabulary: ids) }
     public var assistant: Int { ids[Self.assistantToken]! }
+    /// The ids of the codebook's tokens (consecutive: the vocabulary lists them in code order).
+    public var visualTokenRange: Range<Int> {
+        let first = id(String(format: "<|visual token %06d|>", 0))
+        return first..<(first + codebookSize)
+    }
     /// Visual code k -> token id.
     public var visualTokens: [Int] { (0..<codebookSize).map { ids[String(format: "<|visual token %06d|>", $0)]! } }
     public func actionToken(_ action: DiscreteAction) -> Int { ids[ActionVocabulary.token(for: action)]! }

@@ -46,7 +46,9 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let started = Date()
-            guard (1...16).contains(bestOf) else { throw UserError("--best-of must be 1 to 16 draws, not \(bestOf)") }
+            guard (1...ImageReranking.maximumCandidates).contains(bestOf) else {
+                throw UserError("--best-of must be 1 to \(ImageReranking.maximumCandidates) draws, not \(bestOf)")
+            }
             let model = try ShapesModelLocation.load(options.model)
             let folder = URL(fileURLWithPath: out)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -60,7 +62,7 @@ struct DemoCommand: ParsableCommand {
             Output.log(bestOf == 1 ? "text to image" : "text to image (best of \(bestOf) draws by the model's own description)")
             var images: [Generated] = []
             for (i, prompt) in Self.prompts.enumerated() {
-                let image = try model.image(fromIDs: model.generateImageIDs(prompt, reranking: ImageReranking(candidates: bestOf, score: .caption)))
+                let image = try model.image(fromIDs: model.generateImageIDs(prompt, reranking: ImageReranking(candidates: bestOf)))
                 let read = CaptionGrammar.caption(SceneSpec(describing: Scene(objects: SceneReader().objects(in: image))))
                 let correct = (try? CaptionGrammar.parse(prompt)).map { GenEvalScorer().judge(GenEvalPrompt(category: .singleObject, spec: $0), image: image).correct }
                 images.append(Generated(prompt: prompt, file: try save(image, "generated_\(i).png"), read: read, correct: correct))

@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
     var bestOf: Int = 1
 
     @Option(name: .long, help: "How --best-of rates pictures: caption (log p(prompt | picture): the model describing its own picture), likelihood (log p(picture | prompt)) or contrast (log p(picture | prompt) - log p(picture | empty prompt)).")
-    var rerank: ImageReranking.Score = .caption
+    var rerank: ImageReranking.Score = ImageReranking.defaultScore
 
     @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
     var positionStep: Int?

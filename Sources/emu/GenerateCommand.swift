@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("best-of"), help: "ShapesWorld models: draw this many pictures and keep the one the model rates best (see --rerank).")
     var bestOf = 1
     @Option(name: .long, help: "How --best-of rates pictures: caption (log p(prompt | picture): the model describing its own picture), likelihood (log p(picture | prompt)) or contrast (likelihood minus that of the negative prompt).")
-    var rerank: ImageReranking.Score = .caption
+    var rerank: ImageReranking.Score = ImageReranking.defaultScore
     @Option(name: .long, help: "Output PNG.")
     var out: String
 

@@ -18,8 +18,8 @@ final class VideoContextNoiseTests: XCTestCase {
         let written = layout.videoExample(frames: frames, prefixFrames: 1, noisablePrefix: false)
         XCTAssertEqual(written.ids, video.ids)
         XCTAssertEqual(layout.codes(in: zip(written.ids, written.noisable).filter(\.1).map(\.0)), Array(frames.dropFirst().joined()))
-        XCTAssertEqual(layout.visualTokenRange.count, 16)
-        XCTAssertEqual(Array(layout.visualTokenRange), layout.vocabulary.visualTokens)
+        XCTAssertEqual(layout.vocabulary.visualTokenRange.count, 16)
+        XCTAssertEqual(Array(layout.vocabulary.visualTokenRange), layout.vocabulary.visualTokens)
         // Pictures other tasks condition on are never noised (their context is true at inference).
         XCTAssertEqual(layout.textToImageExample(caption: "a red circle", codes: [1, 2, 3, 4]).noisable, [])
     }
@@ -40,7 +40,9 @@ final class VideoContextNoiseTests: XCTestCase {
                                              from: Data(contentsOf: folder.appendingPathComponent("recipe_settings.json")))
         XCTAssertEqual(saved.videoContextNoise, 0.5)
         XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(saved).contains("--video-context-noise 0.5"))
-        XCTAssertFalse(ShapesCheckpointWriter.recipeCommand(ShapesRecipe.Settings()).contains("noise 0 "))
+        var off = saved
+        off.videoContextNoise = 0
+        XCTAssertFalse(ShapesCheckpointWriter.recipeCommand(off).contains("video-context"), "no noise is the default: no flag")
 
         // The model's own predictions as the noise: another run again, and named in the command.
         settings.videoContextSource = .modelPredictions
