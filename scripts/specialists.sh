@@ -6,7 +6,8 @@
 # rows, padding excluded). Then scores them beside it:
 #   scripts/specialists.sh [UNIFIED_DIR] [OUT_DIR]     (defaults: Models/shapes-emu3, out/specialists)
 # EMU=path/to/emu uses that binary instead of building one. TASKS="video actions" trains and
-# scores only those tasks (each compared on its own task, OUT_DIR/compare-TASK.json).
+# scores only those tasks (each compared on its own task, OUT_DIR/compare-TASK.json). RESUME=1
+# continues specialists whose runs were cut short (a finished one is left as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unified="${1:-Models/shapes-emu3}"
@@ -37,7 +38,9 @@ tasks="${TASKS:-$all_tasks}"
 for task in $tasks; do
     seen=$(python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print(int(round(o['tokensSeenPerTask'][sys.argv[2]])))" "$unified/recipe_outcome.json" "$task")
     echo "specialist $task: $seen tokens of its task" >&2
-    "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" "${same[@]}" --out "$out/$task" --json > "$out/$task.json"
+    resume=()
+    if [[ -n "${RESUME:-}" ]]; then resume=(--resume); fi
+    "$emu" train --recipe shapes --seed "$seed" --codec-from "$unified" --tasks "$task" --task-tokens "$seen" "${same[@]}" "${resume[@]}" --out "$out/$task" --json > "$out/$task.json"
 done
 if [[ "$tasks" == "$all_tasks" ]]; then
     "$emu" eval --model "$unified" --samples 50 --compare "$out" --json > "$out/compare.json"

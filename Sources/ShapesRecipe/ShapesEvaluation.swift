@@ -151,9 +151,14 @@ public struct ShapesEvaluation: Sendable {
                            teacherForcedMeanErrorByFrame: forced?.map(\.meanError), samples: count)
     }
 
-    public func actions(samples count: Int) throws -> ActionEvaluation {
-        try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count)) { observation in
-            try model.action(for: observation.instructionText, seeing: observation.image)
+    /// Closed loop on held-out tasks, taking the first `executedPerPrediction` actions of each chunk
+    /// the model writes before it looks again (1: a fresh prediction at every step).
+    public func actions(samples count: Int, executedPerPrediction: Int = 1) throws -> ActionEvaluation {
+        var policy = ChunkedPolicy(executed: executedPerPrediction)
+        return try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count)) { observation in
+            try policy.action(for: observation) {
+                try model.actions(for: $0.instructionText, seeing: $0.image, count: executedPerPrediction)
+            }
         }
     }
 

@@ -219,18 +219,39 @@ public struct ShapesModel: Sendable {
 
     /// The next gripper action for `instruction` seeing `image` (greedy over the action tokens).
     public func action(for instruction: String, seeing image: RGBImage) throws -> Action {
+        try actions(for: instruction, seeing: image, count: 1).first ?? .stop
+    }
+
+    /// The most actions `emu eval --executed-actions` takes from one prediction (the recipe's
+    /// chunks are 8 long; a longer plan than the model was taught to write is not a plan).
+    public static let maximumExecutedActions = 16
+
+    /// The first `count` actions of the chunk the model writes for `instruction` seeing `image`
+    /// (greedy; fewer if it closes the action span sooner). A model trained on chunks of the
+    /// expert's next actions (`--action-chunk`) writes a plan; one trained on single actions
+    /// usually closes the span after one.
+    public func actions(for instruction: String, seeing image: RGBImage, count: Int) throws -> [Action] {
+        precondition(count >= 1, "at least one action")
         let prompt = sequences.actionPrompt(imageCodes: try codec.encode(image), instruction: instruction)
         let actions = Action.allCases.map { ($0, vocabulary.actionToken($0)) }
-        let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1))
-        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: 2, constraint: constraint))
-        guard result.ids.count == 2, let chosen = actions.first(where: { $0.1 == result.ids[1] }) else { return .stop }
-        return chosen.0
+        let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1), end: vocabulary.endOfAction)
+        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: 1 + count,
+                                                              stopTokens: [vocabulary.endOfAction], constraint: constraint))
+        let byToken = Dictionary(uniqueKeysWithValues: actions.map { ($0.1, $0.0) })
+        return result.ids.dropFirst().compactMap { byToken[$0] }
     }
 }
 
-/// BOA, then exactly one action token.
+/// BOA, at least one action token, then actions or EOA.
 struct ActionSpanConstraint: TokenConstraint {
     let begin: Int
     let actions: [Int]
-    func allowedTokens(after generated: [Int]) -> AllowedTokens { generated.isEmpty ? .only([begin]) : .only(actions) }
+    let end: Int
+    func allowedTokens(after generated: [Int]) -> AllowedTokens {
+        switch generated.count {
+        case 0: .only([begin])
+        case 1: .only(actions)
+        default: .only(actions + [end])
+        }
+    }
 }

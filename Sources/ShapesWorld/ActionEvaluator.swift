@@ -129,3 +129,27 @@ struct DecisionTally {
         asked.reduce(into: [:]) { shares, entry in shares[entry.key] = Double(agreed[entry.key, default: 0]) / Double(entry.value) }
     }
 }
+
+/// Runs a policy that predicts several actions at once (an action chunk) closed loop: the first
+/// `executed` actions of each prediction are taken without looking again (ACT-style open-loop
+/// chunk execution), then it predicts anew. A new episode drops what was left of the last chunk.
+public struct ChunkedPolicy: Sendable {
+    public let executed: Int
+    private var planned: [Action] = []
+    private var episode = -1
+
+    public init(executed: Int) {
+        precondition(executed >= 1, "a chunked policy executes at least one action per prediction")
+        self.executed = executed
+    }
+
+    /// The next action; `predict` is asked only when the current chunk is used up. An empty
+    /// prediction counts as `stop`.
+    public mutating func action(for observation: ActionObservation,
+                                predict: (ActionObservation) throws -> [Action]) rethrows -> Action {
+        if observation.episode != episode || observation.step == 0 { planned = []; episode = observation.episode }
+        if planned.isEmpty { planned = Array(try predict(observation).prefix(executed)) }
+        guard !planned.isEmpty else { return .stop }
+        return planned.removeFirst()
+    }
+}

@@ -41,6 +41,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
     var teacherForced = false
 
+    @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
+    var executedActions: Int = 1
+
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
@@ -65,6 +68,8 @@ struct EvalCommand: ParsableCommand {
         var understanding: ShapesEvaluation.Understanding?
         var video: ShapesEvaluation.VideoReport?
         var actions: ActionEvaluation?
+        /// Closed-loop actions taken per prediction (`--executed-actions`).
+        var executedActions: Int?
         /// The policy on the expert's own states (behaviour-cloning accuracy, no compounding).
         var actionsOnExpertStates: ExpertStateAccuracy?
         /// With --compare: each specialist's report on its own task.
@@ -74,7 +79,7 @@ struct EvalCommand: ParsableCommand {
         enum CodingKeys: String, CodingKey {
             case model, codec, samples, cfg, sampling, reranking, understanding, video, actions, specialists, seconds
             case codecCeiling = "codec_ceiling", textToImageLoss = "text_to_image_loss", backgroundCodes = "background_codes"
-            case actionsOnExpertStates = "actions_on_expert_states"
+            case actionsOnExpertStates = "actions_on_expert_states", executedActions = "executed_actions"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
     }
@@ -83,6 +88,9 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             guard samples > 0 else { throw UserError("--samples must be positive") }
             guard bestOf >= 1 else { throw UserError("--best-of must be at least 1") }
+            guard (1...ShapesModel.maximumExecutedActions).contains(executedActions) else {
+                throw UserError("--executed-actions must be 1 to \(ShapesModel.maximumExecutedActions), not \(executedActions)")
+            }
             if let positionStep, !(1...16).contains(positionStep) {
                 throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)")
             }
@@ -149,7 +157,8 @@ struct EvalCommand: ParsableCommand {
             case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep)
             case .video: report.video = try evaluation.video(samples: samples, teacherForced: teacherForced)
             case .actions:
-                report.actions = try evaluation.actions(samples: samples)
+                report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
+                report.executedActions = executedActions
                 report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples)
             case .all: break
             }
@@ -207,7 +216,8 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let a = r.actions {
-            lines.append("actions: success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
+            let chunks = (r.executedActions ?? 1) > 1 ? " (\(r.executedActions!) actions per prediction)" : ""
+            lines.append("actions\(chunks): success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
                          + "agrees with the expert on \(f(a.expertAgreement)) of steps (\(decisions(a.expertAgreementByDecision)))")
         }
         if let e = r.actionsOnExpertStates {

@@ -64,7 +64,13 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let clip = TaskData.videoClips(.heldOut, count: 1, frameCount: 3)[0]
         XCTAssertEqual(try model.continueVideo(Array(clip.frames.prefix(2)), count: 1).count, 1)
         let task = TaskData.actionTasks(.heldOut, count: 1)[0]
-        XCTAssertTrue(Action.allCases.contains(try model.action(for: task.instruction.text, seeing: task.world.render())))
+        let seen = task.world.render()
+        let first = try model.action(for: task.instruction.text, seeing: seen)
+        XCTAssertTrue(Action.allCases.contains(first))
+        // A chunk of up to 3 actions starts with the single greedy action (the same decoding).
+        let chunk = try model.actions(for: task.instruction.text, seeing: seen, count: 3)
+        XCTAssertTrue((1...3).contains(chunk.count), "\(chunk)")
+        XCTAssertEqual(chunk.first, first)
     }
 
     /// A specialist's token budget: training stops once the optimizer has seen the requested tokens
