@@ -229,9 +229,9 @@ public struct ShapesModel: Sendable {
     /// The first `count` actions of the chunk the model writes for `instruction` seeing `image`
     /// (greedy; fewer if it closes the action span sooner). A model trained on chunks of the
     /// expert's next actions (`--action-chunk`) writes a plan; one trained on single actions
-    /// usually closes the span after one.
+    /// usually closes the span after one. A `count` below 1 asks for one.
     public func actions(for instruction: String, seeing image: RGBImage, count: Int) throws -> [Action] {
-        precondition(count >= 1, "at least one action")
+        let count = max(1, count)
         let prompt = sequences.actionPrompt(imageCodes: try codec.encode(image), instruction: instruction)
         let actions = Action.allCases.map { ($0, vocabulary.actionToken($0)) }
         let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1), end: vocabulary.endOfAction)

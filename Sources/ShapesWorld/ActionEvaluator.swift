@@ -138,10 +138,8 @@ public struct ChunkedPolicy: Sendable {
     private var planned: [Action] = []
     private var episode = -1
 
-    public init(executed: Int) {
-        precondition(executed >= 1, "a chunked policy executes at least one action per prediction")
-        self.executed = executed
-    }
+    /// `executed` below 1 counts as 1 (a prediction at every step).
+    public init(executed: Int) { self.executed = max(1, executed) }
 
     /// The next action; `predict` is asked only when the current chunk is used up. An empty
     /// prediction counts as `stop`.
