@@ -98,7 +98,6 @@ public struct ShapesSequences: Sendable {
         return example
     }
 
-
     /// The action span holds the next action, or the expert's next few (an action chunk: more
     /// labels for one picture; inference takes the first).
     public func actionExample(imageCodes: [Int], instruction: String, actions: [DiscreteActionToken]) -> TrainingExample {

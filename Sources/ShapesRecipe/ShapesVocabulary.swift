@@ -47,11 +47,11 @@ public struct ShapesVocabulary: Sendable, Equatable {
     public var assistant: Int { ids[Self.assistantToken]! }
     /// The ids of the codebook's tokens (consecutive: the vocabulary lists them in code order).
     public var visualTokenRange: Range<Int> {
-        let first = id(String(format: "<|visual token %06d|>", 0))
+        let first = ids[String(format: "<|visual token %06d|>", 0)]!
         return first..<(first + codebookSize)
     }
     /// Visual code k -> token id.
-    public var visualTokens: [Int] { (0..<codebookSize).map { ids[String(format: "<|visual token %06d|>", $0)]! } }
+    public var visualTokens: [Int] { Array(visualTokenRange) }
     public func actionToken(_ action: DiscreteAction) -> Int { ids[ActionVocabulary.token(for: action)]! }
     public var beginOfAction: Int { ids[ActionVocabulary.beginOfAction]! }
     public var endOfAction: Int { ids[ActionVocabulary.endOfAction]! }
@@ -116,6 +116,13 @@ public struct ShapesVocabulary: Sendable, Equatable {
         let vocabulary = ShapesVocabulary(tokens: tokens, codebookSize: size)
         for name in structuralTokens + [unknownToken, assistantToken] + ActionVocabulary.addedTokens where vocabulary.ids[name] == nil {
             throw ShapesModelError.invalid(url.lastPathComponent, reason: "missing token \(name)")
+        }
+        // Codes map to ids by offset (`visualTokenRange`), so the visual tokens must be consecutive.
+        let visual = (0..<size).map { String(format: "<|visual token %06d|>", $0) }
+        guard let first = vocabulary.ids[visual.first ?? ""],
+              visual.enumerated().allSatisfy({ vocabulary.ids[$0.element] == first + $0.offset }) else {
+            throw ShapesModelError.invalid(url.lastPathComponent,
+                                           reason: "its \(size) visual tokens are missing or not consecutive ids in code order")
         }
         return vocabulary
     }

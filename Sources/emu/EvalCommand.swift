@@ -216,7 +216,7 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let a = r.actions {
-            let chunks = (r.executedActions ?? 1) > 1 ? " (\(r.executedActions!) actions per prediction)" : ""
+            let chunks = r.executedActions.map { $0 > 1 ? " (\($0) actions per prediction)" : "" } ?? ""
             lines.append("actions\(chunks): success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
                          + "agrees with the expert on \(f(a.expertAgreement)) of steps (\(decisions(a.expertAgreementByDecision)))")
         }
