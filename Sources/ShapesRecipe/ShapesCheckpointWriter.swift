@@ -22,13 +22,14 @@ enum ShapesCheckpointWriter {
         textConfig["pad_token_id"] = vocabulary.specials.padding
         textConfig["bos_token_id"] = vocabulary.specials.beginOfSequence
         textConfig["eos_token_id"] = vocabulary.specials.endOfSequence
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "architectures": ["Emu3ForConditionalGeneration"],
             "model_type": "emu3",
             "text_config": textConfig,
             "vocabulary_map": vocabulary.ids,
             "image_token_id": vocabulary.specials.imageWrapper,
         ].merging(codecEntries.config) { base, _ in base }
+        if settings.describeBeforeAnswer == true { config[ShapesModel.answerSeparatorKey] = ShapesModel.answerSeparator }
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|extra_203|>", "eos_token": "<|extra_204|>",
             "pad_token": "<|endoftext|>", "unk_token": ShapesVocabulary.unknownToken,
@@ -96,6 +97,7 @@ enum ShapesCheckpointWriter {
         // nil (settings saved before the options existed) is clean, single-action labels.
         if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }
         if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
+        if s.describeBeforeAnswer == true { flags.append("--describe-then-answer") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }

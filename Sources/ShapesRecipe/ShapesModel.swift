@@ -15,6 +15,10 @@ public struct ShapesModel: Sendable {
     public let codec: any ShapesImageCodec
     /// How the model draws pictures unless told otherwise (its `generation_config.json`).
     public let imageDefaults: ImageDefaults
+    /// The word between the description and the answer when the model was taught to describe the
+    /// picture before answering a question (`shapes_answer_separator` in config.json); nil when it
+    /// answers directly.
+    public let reasoningSeparator: String?
     let generator: Generator
 
     public init(directory: URL) throws {
@@ -28,6 +32,7 @@ public struct ShapesModel: Sendable {
             throw ShapesModelError.invalid("config.json", reason: "no shapes_codec entry: not a ShapesWorld model")
         }
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
+        reasoningSeparator = try Self.reasoningSeparator(config[Self.answerSeparatorKey], vocabulary: vocabulary)
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
         case VisionTokenizerCodec.kind:
@@ -82,6 +87,20 @@ public struct ShapesModel: Sendable {
             throw ShapesModelError.invalid("config.json", reason: "shapes_codec.blank_codes must be \(cells) codes below \(codeCount)")
         }
         return codes
+    }
+
+    /// The config.json key naming the word a describe-then-answer model writes between the two.
+    public static let answerSeparatorKey = "shapes_answer_separator"
+    /// The word `--describe-then-answer` puts between description and answer (never in a caption).
+    public static let answerSeparator = "so"
+
+    /// `shapes_answer_separator`: absent, or one word of the vocabulary.
+    static func reasoningSeparator(_ entry: Any?, vocabulary: ShapesVocabulary) throws -> String? {
+        guard let entry else { return nil }
+        guard let word = entry as? String, ShapesVocabulary.words(of: word) == [word], vocabulary.ids[word] != nil else {
+            throw ShapesModelError.invalid("config.json", reason: "\(answerSeparatorKey) must be one word of the model's vocabulary, not \(entry)")
+        }
+        return word
     }
 
     static func patchCodebook(in directory: URL, size: Int) throws -> PatchCodebook {
@@ -170,11 +189,26 @@ public struct ShapesModel: Sendable {
     }
 
     /// The model's answer to `question` about `image` (greedy unless `sampling` says otherwise, up
-    /// to `maxTokens` words).
+    /// to `maxTokens` words). A model that describes before answering (`reasoningSeparator`) gets
+    /// `descriptionTokens` more to write the description in, and only the words after it are returned.
     public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32,
                        sampling: SamplingParameters = .greedy) throws -> String {
-        try sequences.tokenizer.decode(answerIDs(question, about: image, maxTokens: maxTokens, sampling: sampling),
-                                       skipSpecialTokens: true)
+        let reasons = reasoningSeparator != nil && AnswerScorer.normalize(question) != AnswerScorer.normalize(QuestionGenerator.describePrompt)
+        let text = try sequences.tokenizer.decode(
+            answerIDs(question, about: image, maxTokens: maxTokens + (reasons ? Self.descriptionTokens : 0), sampling: sampling),
+            skipSpecialTokens: true)
+        return reasons ? Self.finalAnswer(in: text, separator: reasoningSeparator ?? "") : text
+    }
+
+    /// Room for a describe-then-answer model's description: the longest caption is under 20 words.
+    public static let descriptionTokens = 32
+
+    /// What follows the last `separator` word of `text`; empty when the model never reached an
+    /// answer (a description cut short, or no separator), which scores as wrong.
+    public static func finalAnswer(in text: String, separator: String) -> String {
+        let words = text.split(separator: " ")
+        guard let last = words.lastIndex(where: { $0 == separator }) else { return "" }
+        return words[(last + 1)...].joined(separator: " ")
     }
 
     /// The generated tokens of `answer` (its words, then EOS unless `maxTokens` cut it short).

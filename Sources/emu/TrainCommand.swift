@@ -61,6 +61,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
+    @Flag(name: .customLong("describe-then-answer"), help: "With --recipe shapes: teach the model to answer each visual question by first describing the picture (caption, 'so', answer); `emu chat` shows the description, `emu eval` scores the answer after it.")
+    var describeThenAnswer = false
+
     @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
@@ -153,6 +156,7 @@ struct TrainRecipeCommand: ParsableCommand {
                 guard questions >= 1 else { throw UserError("--questions must be at least 1, not \(questions)") }
                 settings.questionCount = questions
             }
+            if describeThenAnswer { settings.describeBeforeAnswer = true }
             if let videos {
                 guard videos >= 1 else { throw UserError("--videos must be at least 1, not \(videos)") }
                 settings.videoCount = videos

@@ -37,6 +37,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
             XCTAssertTrue((0..<model.vocabulary.count).contains(id), "\(key) \(id)")
         }
         XCTAssertEqual(model.codec.codeCount, settings.codebookSize)
+        XCTAssertNil(model.reasoningSeparator, "answers directly unless trained with --describe-then-answer")
         XCTAssertEqual(model.codec.spatialFactor, 8)
         if codec == .vqvae {
             // Emu3's -hf layout: the VQ-VAE under model.vqmodel.* with its vq_config, readable by the
