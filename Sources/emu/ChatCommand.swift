@@ -25,6 +25,8 @@ struct ChatCommand: ParsableCommand {
     struct Result: Encodable {
         var text: String
         var ids: [Int]
+        /// A describe-then-answer ShapesWorld model's answer after its description (absent otherwise).
+        var answer: String? = nil
     }
 
     func validate() throws {
