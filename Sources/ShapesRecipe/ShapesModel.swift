@@ -193,11 +193,24 @@ public struct ShapesModel: Sendable {
     /// `descriptionTokens` more to write the description in, and only the words after it are returned.
     public func answer(_ question: String, about image: RGBImage, maxTokens: Int = 32,
                        sampling: SamplingParameters = .greedy) throws -> String {
-        let reasons = reasoningSeparator != nil && AnswerScorer.normalize(question) != AnswerScorer.normalize(QuestionGenerator.describePrompt)
         let text = try sequences.tokenizer.decode(
-            answerIDs(question, about: image, maxTokens: maxTokens + (reasons ? Self.descriptionTokens : 0), sampling: sampling),
+            answerIDs(question, about: image, maxTokens: maxTokens + (describesBeforeAnswering(question) ? Self.descriptionTokens : 0),
+                      sampling: sampling),
             skipSpecialTokens: true)
-        return reasons ? Self.finalAnswer(in: text, separator: reasoningSeparator ?? "") : text
+        return answer(to: question, inCompletion: text)
+    }
+
+    /// Whether the model writes a description before its answer to `question`: a describe-then-answer
+    /// model does for every question but the description prompt itself, whose answer is the description.
+    public func describesBeforeAnswering(_ question: String) -> Bool {
+        reasoningSeparator != nil && AnswerScorer.normalize(question) != AnswerScorer.normalize(QuestionGenerator.describePrompt)
+    }
+
+    /// The answer in the model's decoded completion `text` for `question`: all of it, or for a
+    /// describe-then-answer model the words after its description (`finalAnswer`).
+    public func answer(to question: String, inCompletion text: String) -> String {
+        guard describesBeforeAnswering(question), let separator = reasoningSeparator else { return text }
+        return Self.finalAnswer(in: text, separator: separator)
     }
 
     /// Room for a describe-then-answer model's description: the longest caption is under 20 words.

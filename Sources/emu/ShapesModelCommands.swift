@@ -53,14 +53,14 @@ enum ShapesModelCommands {
             try model.checkWords(command.prompt, role: "--prompt")
             let picture = try model.canvasPicture(try ImageFile.read(URL(fileURLWithPath: command.image[0])), role: "--image \(command.image[0])")
             // A model that describes before answering gets room for the description too.
-            let room = 32 + (model.reasoningSeparator == nil ? 0 : ShapesModel.descriptionTokens)
+            let room = 32 + (model.describesBeforeAnswering(command.prompt) ? ShapesModel.descriptionTokens : 0)
             return try model.answerIDs(command.prompt, about: picture, maxTokens: command.maxNewTokens ?? room,
                                        sampling: command.sampling.parameters(greedyByDefault: true))
         }
         let answer = try model.sequences.tokenizer.decode(ids, skipSpecialTokens: true)
         if command.options.json {
             // For scripts: the words after the description, where the model writes one.
-            let final = model.reasoningSeparator.map { ShapesModel.finalAnswer(in: answer, separator: $0) }
+            let final = model.describesBeforeAnswering(command.prompt) ? model.answer(to: command.prompt, inCompletion: answer) : nil
             try Output.printJSON(ChatCommand.Result(text: answer, ids: ids, answer: final))
         } else {
             print(answer)

@@ -61,6 +61,10 @@ final class DescribeThenAnswerTests: XCTestCase {
         let description = try model.sequences.tokenizer.decode(
             model.answerIDs(QuestionGenerator.describePrompt, about: sample.image), skipSpecialTokens: true)
         XCTAssertEqual(try model.answer(QuestionGenerator.describePrompt, about: sample.image), description)
+        XCTAssertTrue(model.describesBeforeAnswering(question))
+        XCTAssertFalse(model.describesBeforeAnswering("Describe the image"))
+        XCTAssertEqual(model.answer(to: question, inCompletion: "a red circle so yes"), "yes")
+        XCTAssertEqual(model.answer(to: QuestionGenerator.describePrompt, inCompletion: "a red circle"), "a red circle")
 
         let configURL = folder.appendingPathComponent("config.json")
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])

@@ -38,6 +38,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         }
         XCTAssertEqual(model.codec.codeCount, settings.codebookSize)
         XCTAssertNil(model.reasoningSeparator, "answers directly unless trained with --describe-then-answer")
+        XCTAssertFalse(model.describesBeforeAnswering("is there a red circle?"))
+        XCTAssertEqual(model.answer(to: "is there a red circle?", inCompletion: "a red circle so yes"), "a red circle so yes")
         XCTAssertEqual(model.codec.spatialFactor, 8)
         if codec == .vqvae {
             // Emu3's -hf layout: the VQ-VAE under model.vqmodel.* with its vq_config, readable by the
