@@ -29,7 +29,7 @@ public struct ShapesVocabulary: Sendable, Equatable {
         var tokens = Self.structuralTokens + [Self.unknownToken, Self.assistantToken] + ActionVocabulary.addedTokens
         var seen = Set(tokens)
         for word in words where seen.insert(word).inserted { tokens.append(word) }
-        tokens += (0..<codebookSize).map { String(format: "<|visual token %06d|>", $0) }
+        tokens += (0..<codebookSize).map(Self.visualTokenName)
         self.init(tokens: tokens, codebookSize: codebookSize)
     }
 
@@ -47,9 +47,11 @@ public struct ShapesVocabulary: Sendable, Equatable {
     public var assistant: Int { ids[Self.assistantToken]! }
     /// The ids of the codebook's tokens (consecutive: the vocabulary lists them in code order).
     public var visualTokenRange: Range<Int> {
-        let first = ids[String(format: "<|visual token %06d|>", 0)]!
+        let first = ids[Self.visualTokenName(0)]!
         return first..<(first + codebookSize)
     }
+    /// The token of visual code `code` (Emu3's `<|visual token 000042|>`).
+    public static func visualTokenName(_ code: Int) -> String { String(format: "<|visual token %06d|>", code) }
     /// Visual code k -> token id.
     public var visualTokens: [Int] { Array(visualTokenRange) }
     public func actionToken(_ action: DiscreteAction) -> Int { ids[ActionVocabulary.token(for: action)]! }
@@ -118,7 +120,7 @@ public struct ShapesVocabulary: Sendable, Equatable {
             throw ShapesModelError.invalid(url.lastPathComponent, reason: "missing token \(name)")
         }
         // Codes map to ids by offset (`visualTokenRange`), so the visual tokens must be consecutive.
-        let visual = (0..<size).map { String(format: "<|visual token %06d|>", $0) }
+        let visual = (0..<size).map(visualTokenName)
         guard let first = vocabulary.ids[visual.first ?? ""],
               visual.enumerated().allSatisfy({ vocabulary.ids[$0.element] == first + $0.offset }) else {
             throw ShapesModelError.invalid(url.lastPathComponent,
