@@ -30,6 +30,7 @@ enum ShapesCheckpointWriter {
             "image_token_id": vocabulary.specials.imageWrapper,
         ].merging(codecEntries.config) { base, _ in base }
         if settings.describeBeforeAnswer == true { config[ShapesModel.answerSeparatorKey] = ShapesModel.answerSeparator }
+        if settings.locateBeforeActing == true { config[ShapesModel.actionReasoningKey] = true }
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|extra_203|>", "eos_token": "<|extra_204|>",
             "pad_token": "<|endoftext|>", "unk_token": ShapesVocabulary.unknownToken,
@@ -98,6 +99,7 @@ enum ShapesCheckpointWriter {
         if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }
         if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
         if s.describeBeforeAnswer == true { flags.append("--describe-then-answer") }
+        if s.locateBeforeActing == true { flags.append("--locate-then-act") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }

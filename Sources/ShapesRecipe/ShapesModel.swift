@@ -19,6 +19,9 @@ public struct ShapesModel: Sendable {
     /// picture before answering a question (`shapes_answer_separator` in config.json); nil when it
     /// answers directly.
     public let reasoningSeparator: String?
+    /// Whether the model writes where things are (`GripperSituation`) before each action chunk
+    /// (`shapes_action_reasoning` in config.json).
+    public let locatesBeforeActing: Bool
     let generator: Generator
 
     public init(directory: URL) throws {
@@ -33,6 +36,7 @@ public struct ShapesModel: Sendable {
         }
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         reasoningSeparator = try Self.reasoningSeparator(config[Self.answerSeparatorKey], vocabulary: vocabulary)
+        locatesBeforeActing = try Self.locatesBeforeActing(config[Self.actionReasoningKey], vocabulary: vocabulary)
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
         case VisionTokenizerCodec.kind:
@@ -101,6 +105,21 @@ public struct ShapesModel: Sendable {
             throw ShapesModelError.invalid("config.json", reason: "\(answerSeparatorKey) must be one word of the model's vocabulary, not \(entry)")
         }
         return word
+    }
+
+    /// The config.json key saying the model writes where things are before its actions.
+    public static let actionReasoningKey = "shapes_action_reasoning"
+
+    /// `shapes_action_reasoning`: absent, or true/false; true needs the words it writes.
+    static func locatesBeforeActing(_ entry: Any?, vocabulary: ShapesVocabulary) throws -> Bool {
+        guard let entry else { return false }
+        guard let flag = entry as? Bool, !(entry is String) else {
+            throw ShapesModelError.invalid("config.json", reason: "\(actionReasoningKey) must be true or false, not \(entry)")
+        }
+        if flag, let missing = GripperSituation.words.first(where: { vocabulary.ids[$0] == nil }) {
+            throw ShapesModelError.invalid("config.json", reason: "\(actionReasoningKey) is true but the vocabulary lacks '\(missing)'")
+        }
+        return flag
     }
 
     static func patchCodebook(in directory: URL, size: Int) throws -> PatchCodebook {
@@ -278,27 +297,40 @@ public struct ShapesModel: Sendable {
     /// expert's next actions (`--action-chunk`) writes a plan; one trained on single actions
     /// usually closes the span after one. A `count` below 1 asks for one.
     public func actions(for instruction: String, seeing image: RGBImage, count: Int) throws -> [Action] {
+        try actionPlan(for: instruction, seeing: image, count: count).actions
+    }
+
+    /// `actions`, with what the model wrote before them: where it sees the gripper, the named
+    /// object and the goal (`GripperSituation`) if it was taught to (`locatesBeforeActing`), else "".
+    public func actionPlan(for instruction: String, seeing image: RGBImage, count: Int) throws -> (situation: String, actions: [Action]) {
         let count = max(1, count)
         let prompt = sequences.actionPrompt(imageCodes: try codec.encode(image), instruction: instruction)
         let actions = Action.allCases.map { ($0, vocabulary.actionToken($0)) }
-        let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1), end: vocabulary.endOfAction)
-        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: 1 + count,
+        let situationWords = locatesBeforeActing ? GripperSituation.words.compactMap { vocabulary.ids[$0] } : []
+        let room = locatesBeforeActing ? GripperSituation.maximumWords : 0
+        let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1), end: vocabulary.endOfAction,
+                                              situationWords: situationWords, situationRoom: room)
+        let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: room + 1 + count,
                                                               stopTokens: [vocabulary.endOfAction], constraint: constraint))
+        let begin = result.ids.firstIndex(of: vocabulary.beginOfAction) ?? result.ids.count
+        let situation = try sequences.tokenizer.decode(Array(result.ids[..<begin]), skipSpecialTokens: true)
         let byToken = Dictionary(uniqueKeysWithValues: actions.map { ($0.1, $0.0) })
-        return result.ids.dropFirst().compactMap { byToken[$0] }
+        return (situation, result.ids.dropFirst(begin + 1).compactMap { byToken[$0] }.prefix(count).map { $0 })
     }
 }
 
-/// BOA, at least one action token, then actions or EOA.
+/// Optionally up to `situationRoom` words of `situationWords` (where things are), then BOA, at
+/// least one action token, then actions or EOA.
 struct ActionSpanConstraint: TokenConstraint {
     let begin: Int
     let actions: [Int]
     let end: Int
+    var situationWords: [Int] = []
+    var situationRoom = 0
     func allowedTokens(after generated: [Int]) -> AllowedTokens {
-        switch generated.count {
-        case 0: .only([begin])
-        case 1: .only(actions)
-        default: .only(actions + [end])
+        guard let opened = generated.firstIndex(of: begin) else {
+            return generated.count < situationRoom && !situationWords.isEmpty ? .only(situationWords + [begin]) : .only([begin])
         }
+        return generated.count - opened == 1 ? .only(actions) : .only(actions + [end])
     }
 }

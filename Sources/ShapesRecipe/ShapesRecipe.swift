@@ -89,6 +89,11 @@ public struct ShapesRecipe {
         /// the next action only). Inference takes the first, so the model is used as before; the
         /// rest are more labels per picture. Optional like `actionNoise`; 8 since model 5.
         public var actionChunk: Int? = 8
+        /// Before each action chunk, write where things are (`GripperSituation`: the gripper's cell
+        /// and whether it is closed, the named object's cell, the goal cell), so the model finds the
+        /// objects first (`--locate-then-act`). Its config.json says so (`shapes_action_reasoning`)
+        /// and `ShapesModel.actions` reads the actions after it. Optional like `actionNoise`.
+        public var locateBeforeActing: Bool? = nil
         public var hiddenSize = 256
         public var layers = 4
         public var heads = 4
@@ -223,6 +228,7 @@ public struct ShapesRecipe {
         texts += CaptionGrammar.numberWords + (0...9).map(String.init) + ["*"]
         texts += ShapeKind.allCases.map(\.rawValue) + ObjectColor.allCases.map(\.rawValue)
         if s.describeBeforeAnswer == true { texts.append(ShapesModel.answerSeparator) }
+        if s.locateBeforeActing == true { texts += GripperSituation.words }
         let words = texts.flatMap(ShapesVocabulary.words(of:))
         let vocabulary = ShapesVocabulary(words: words, codebookSize: codec.codeCount)
         let layout = ShapesSequences(vocabulary: vocabulary, rows: Scene.canvasSize / patchSize, columns: Scene.canvasSize / patchSize)
@@ -274,8 +280,10 @@ public struct ShapesRecipe {
         }
         for episode in episodes where codesEpisodes {
             let plans = episode.expertPlans(length: max(1, s.actionChunk ?? 1))
-            for (frame, plan) in zip(episode.frames, plans) {
+            for (frame, (plan, world)) in zip(episode.frames, zip(plans, episode.worlds())) {
+                let situation = s.locateBeforeActing == true ? GripperSituation.text(of: world, for: episode.task.instruction) : ""
                 tagged.append((.actions, layout.actionExample(imageCodes: try code(frame), instruction: episode.instruction,
+                                                              situation: situation,
                                                               actions: plan.map { DiscreteActionToken(id: vocabulary.actionToken($0)) })))
             }
         }

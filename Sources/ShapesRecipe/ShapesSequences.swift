@@ -99,10 +99,13 @@ public struct ShapesSequences: Sendable {
     }
 
     /// The action span holds the next action, or the expert's next few (an action chunk: more
-    /// labels for one picture; inference takes the first).
-    public func actionExample(imageCodes: [Int], instruction: String, actions: [DiscreteActionToken]) -> TrainingExample {
+    /// labels for one picture; inference takes the first). A non-empty `situation` (where things
+    /// are, `GripperSituation`) is written before it.
+    public func actionExample(imageCodes: [Int], instruction: String, situation: String = "",
+                              actions: [DiscreteActionToken]) -> TrainingExample {
         Self.example(prompt: actionPrompt(imageCodes: imageCodes, instruction: instruction),
-                     completion: [vocabulary.beginOfAction] + actions.map(\.id) + [vocabulary.endOfAction, specials.endOfSequence])
+                     completion: text(situation) + [vocabulary.beginOfAction] + actions.map(\.id)
+                        + [vocabulary.endOfAction, specials.endOfSequence])
     }
 }
 

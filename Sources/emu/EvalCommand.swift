@@ -41,6 +41,12 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
     var teacherForced = false
 
+    @Option(name: .customLong("video-prefix"), help: "Video: the true frames given before the prediction (default 2; more frames show the motion better, the clip must still fit the model's context).")
+    var videoPrefix: Int = 2
+
+    @Option(name: .customLong("video-predicted"), help: "Video: the frames predicted after the prefix (default 4).")
+    var videoPredicted: Int = 4
+
     @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
     var executedActions: Int = 1
 
@@ -93,6 +99,9 @@ struct EvalCommand: ParsableCommand {
             }
             if let positionStep, !(1...16).contains(positionStep) {
                 throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)")
+            }
+            guard videoPrefix >= 2, videoPredicted >= 1 else {
+                throw UserError("--video-prefix must be at least 2 frames (motion needs two) and --video-predicted at least 1")
             }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
@@ -155,7 +164,13 @@ struct EvalCommand: ParsableCommand {
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep)
-            case .video: report.video = try evaluation.video(samples: samples, teacherForced: teacherForced)
+            case .video:
+                guard videoPrefix + videoPredicted <= model.maxVideoFrames else {
+                    throw UserError("--video-prefix \(videoPrefix) and --video-predicted \(videoPredicted): \(videoPrefix + videoPredicted) frames do not fit "
+                                    + "\(model.directory.lastPathComponent)'s context (\(model.maxVideoFrames) frames at most)")
+                }
+                report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
+                                                    teacherForced: teacherForced)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
                 report.executedActions = executedActions

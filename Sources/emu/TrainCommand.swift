@@ -64,6 +64,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("describe-then-answer"), help: "With --recipe shapes: teach the model to answer each visual question by first describing the picture (caption, 'so', answer); `emu chat` shows the description, `emu eval` scores the answer after it.")
     var describeThenAnswer = false
 
+    @Flag(name: .customLong("locate-then-act"), help: "With --recipe shapes: teach the model to write where the gripper, the named object and the goal are (\"gripper 1 2 open target 3 0 goal 2 2\") before each action chunk; `emu eval` and `emu demo` read the actions after it.")
+    var locateThenAct = false
+
     @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
@@ -157,6 +160,7 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.questionCount = questions
             }
             if describeThenAnswer { settings.describeBeforeAnswer = true }
+            if locateThenAct { settings.locateBeforeActing = true }
             if let videos {
                 guard videos >= 1 else { throw UserError("--videos must be at least 1, not \(videos)") }
                 settings.videoCount = videos
