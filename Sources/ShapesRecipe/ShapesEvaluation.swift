@@ -164,9 +164,16 @@ public struct ShapesEvaluation: Sendable {
 
     /// The policy on the expert's own held-out episodes (the same tasks `actions` runs): per-decision
     /// accuracy without compounding errors.
+    /// For a model that writes where things are first, also how often that is right.
     public func actionsOnExpertStates(samples count: Int) throws -> ExpertStateAccuracy {
-        try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in
-            try model.action(for: observation.instructionText, seeing: observation.image)
+        var written: [String] = [], truth: [String] = []
+        var result = try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in
+            let plan = try model.actionPlan(for: observation.instructionText, seeing: observation.image, count: 1)
+            written.append(plan.situation)
+            truth.append(GripperSituation.text(of: observation.world, for: observation.instruction))
+            return plan.actions.first ?? .stop
         }
+        if model.locatesBeforeActing { result.situationAccuracy = GripperSituation.accuracy(written: written, truth: truth) }
+        return result
     }
 }

@@ -37,6 +37,10 @@ public struct ExpertStateAccuracy: Sendable, Hashable, Codable {
     public var byDecision: [GripperDecision: Double]
     public var states: Int
     public var statesByDecision: [GripperDecision: Int]
+    /// For a model that writes where things are before acting (`GripperSituation`): the share of
+    /// states where what it wrote is right, per part ("gripper": its cell and whether closed,
+    /// "target", "goal") and as a whole ("all"); nil for a model that acts at once.
+    public var situationAccuracy: [String: Double]? = nil
 }
 
 /// What the expert's action decides: a move toward the named object with the gripper open

@@ -19,6 +19,32 @@ public enum GripperSituation {
         return words.joined(separator: " ")
     }
 
+    /// The labels of `text`'s parts, in order.
+    public static let parts = ["gripper", "target", "goal"]
+
+    /// `text` split at its labels: label -> the words after it ("gripper" -> "1 2 open"); words
+    /// before the first label are dropped, a label written twice keeps its last part.
+    public static func parts(of text: String) -> [String: String] {
+        var found: [String: [String]] = [:]
+        var current: String?
+        for word in text.split(separator: " ").map(String.init) {
+            if parts.contains(word) { current = word; found[word] = [] } else if let current { found[current, default: []].append(word) }
+        }
+        return found.mapValues { $0.joined(separator: " ") }
+    }
+
+    /// Share of `written` situations that match `truth`, per part and "all".
+    public static func accuracy(written: [String], truth: [String]) -> [String: Double] {
+        precondition(written.count == truth.count, "one written situation per true one")
+        var right = Dictionary(uniqueKeysWithValues: (parts + ["all"]).map { ($0, 0) })
+        for (w, t) in zip(written, truth) {
+            let (wp, tp) = (Self.parts(of: w), Self.parts(of: t))
+            for part in parts where wp[part] == tp[part] { right[part, default: 0] += 1 }
+            if w == t { right["all", default: 0] += 1 }
+        }
+        return right.mapValues { truth.isEmpty ? 0 : Double($0) / Double(truth.count) }
+    }
+
     /// Every word `text` can write (for a vocabulary built from data).
     public static let words = ["gripper", "open", "closed", "target", "goal", "none"]
         + (0..<10).map(String.init)

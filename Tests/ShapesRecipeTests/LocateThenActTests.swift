@@ -43,6 +43,12 @@ final class LocateThenActTests: XCTestCase {
             XCTAssertEqual(try model.actions(for: episode.instruction, seeing: episode.frames[0], count: count), plan.actions)
         }
 
+        // The expert's states also score what it wrote, part by part.
+        let accuracy = try XCTUnwrap(ShapesEvaluation(model: model).actionsOnExpertStates(samples: 2).situationAccuracy)
+        XCTAssertEqual(Set(accuracy.keys), Set(GripperSituation.parts + ["all"]))
+        XCTAssertTrue(accuracy.values.allSatisfy { (0...1).contains($0) })
+        XCTAssertLessThanOrEqual(accuracy["all"]!, accuracy.values.min()!)
+
         let configURL = folder.appendingPathComponent("config.json")
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
         for bad: Any in ["yes", ["true"]] {
@@ -64,6 +70,7 @@ final class LocateThenActTests: XCTestCase {
         let plan = try model.actionPlan(for: episode.instruction, seeing: episode.frames[0], count: 2)
         XCTAssertEqual(plan.situation, "")
         XCTAssertFalse(plan.actions.isEmpty)
+        XCTAssertNil(try ShapesEvaluation(model: model).actionsOnExpertStates(samples: 1).situationAccuracy)
 
         let configURL = folder.appendingPathComponent("config.json")
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])

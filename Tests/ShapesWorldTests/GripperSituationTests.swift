@@ -20,6 +20,19 @@ final class GripperSituationTests: XCTestCase {
         XCTAssertEqual(GripperSituation.text(of: world, for: missing), "gripper 0 1 closed target none goal 0 0")
     }
 
+    func testPartsAndAccuracyCompareWhatWasWrittenPartByPart() {
+        XCTAssertEqual(GripperSituation.parts(of: "gripper 1 2 open target 3 0 goal none"),
+                       ["gripper": "1 2 open", "target": "3 0", "goal": "none"])
+        XCTAssertEqual(GripperSituation.parts(of: "2 target 1 goal"), ["target": "1", "goal": ""])
+        XCTAssertEqual(GripperSituation.parts(of: ""), [:])
+        let truth = ["gripper 1 2 open target 3 0 goal 0 1", "gripper 0 0 closed target 0 0 goal 3 3"]
+        let written = ["gripper 1 2 open target 3 1 goal 0 1", "gripper 0 0 closed target 0 0 goal 3 3"]
+        XCTAssertEqual(GripperSituation.accuracy(written: written, truth: truth),
+                       ["gripper": 1, "target": 0.5, "goal": 1, "all": 0.5])
+        XCTAssertEqual(GripperSituation.accuracy(written: ["", "goal 3 3"], truth: truth),
+                       ["gripper": 0, "target": 0, "goal": 0.5, "all": 0])
+    }
+
     /// Over noisy demonstrations: `worlds()` are the pictured states, and every text fits the
     /// vocabulary and the room a model is given for it.
     func testEpisodeWorldsArePicturedAndTextsFitTheirWords() {
