@@ -163,8 +163,8 @@ public struct ShapesEvaluation: Sendable {
     }
 
     /// The policy on the expert's own held-out episodes (the same tasks `actions` runs): per-decision
-    /// accuracy without compounding errors.
-    /// For a model that writes where things are first, also how often that is right.
+    /// accuracy without compounding errors; for a model that writes where things are before acting,
+    /// also how often that is right.
     public func actionsOnExpertStates(samples count: Int) throws -> ExpertStateAccuracy {
         var written: [String] = [], truth: [String] = []
         var result = try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in

@@ -41,7 +41,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
     var teacherForced = false
 
-    @Option(name: .customLong("video-prefix"), help: "Video: the true frames given before the prediction (default 2; more frames show the motion better, the clip must still fit the model's context).")
+    @Option(name: .customLong("video-prefix"), help: "Video: the true frames given before the prediction (default 2; given and predicted frames together must fit the model's context).")
     var videoPrefix: Int = 2
 
     @Option(name: .customLong("video-predicted"), help: "Video: the frames predicted after the prefix (default 4).")
