@@ -100,6 +100,7 @@ enum ShapesCheckpointWriter {
         if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
         if s.describeBeforeAnswer == true { flags.append("--describe-then-answer") }
         if s.locateBeforeActing == true { flags.append("--locate-then-act") }
+        if s.listObjectsBeforeActing == true { flags.append("--list-objects") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }

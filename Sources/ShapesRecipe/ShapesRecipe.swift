@@ -94,6 +94,8 @@ public struct ShapesRecipe {
         /// objects first (`--locate-then-act`). Its config.json says so (`shapes_action_reasoning`)
         /// and `ShapesModel.actions` reads the actions after it. Optional like `actionNoise`.
         public var locateBeforeActing: Bool? = nil
+        /// With `locateBeforeActing`: first list every object and its cell (`--list-objects`).
+        public var listObjectsBeforeActing: Bool? = nil
         public var hiddenSize = 256
         public var layers = 4
         public var heads = 4
@@ -281,7 +283,8 @@ public struct ShapesRecipe {
         for episode in episodes where codesEpisodes {
             let plans = episode.expertPlans(length: max(1, s.actionChunk ?? 1))
             for (frame, (plan, world)) in zip(episode.frames, zip(plans, episode.worlds())) {
-                let situation = s.locateBeforeActing == true ? GripperSituation.text(of: world, for: episode.task.instruction) : ""
+                let situation = s.locateBeforeActing == true
+                    ? GripperSituation.text(of: world, for: episode.task.instruction, listingObjects: s.listObjectsBeforeActing == true) : ""
                 tagged.append((.actions, layout.actionExample(imageCodes: try code(frame), instruction: episode.instruction,
                                                               situation: situation,
                                                               actions: plan.map { DiscreteActionToken(id: vocabulary.actionToken($0)) })))

@@ -238,8 +238,8 @@ struct EvalCommand: ParsableCommand {
         if let e = r.actionsOnExpertStates {
             lines.append("actions on the expert's states: \(f(e.accuracy)) of \(e.states) (\(decisions(e.byDecision)))")
             if let s = e.situationAccuracy {
-                lines.append("where things are, written before acting: right on " + (GripperSituation.parts + ["all"])
-                    .map { "\($0) \(f(s[$0] ?? 0))" }.joined(separator: ", "))
+                lines.append("where things are, written before acting: right on "
+                    + ([GripperSituation.objectsPart] + GripperSituation.parts + ["all"]).filter { s[$0] != nil }.map { "\($0) \(f(s[$0] ?? 0))" }.joined(separator: ", "))
             }
         }
         if let specialists = r.specialists {

@@ -67,6 +67,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("locate-then-act"), help: "With --recipe shapes: teach the model to write where the gripper, the named object and the goal are (\"gripper 1 2 open target 3 0 goal 2 2\") before each action chunk; `emu eval` and `emu demo` read the actions after it.")
     var locateThenAct = false
 
+    @Flag(name: .customLong("list-objects"), help: "With --locate-then-act: first list every object and its cell (\"red square 3 0 blue circle 1 1 gripper ...\"), so the named object's cell is copied from the list.")
+    var listObjects = false
+
     @Option(name: .long, help: "With --recipe shapes: video clips in the mix (default: the recipe's 3600).")
     var videos: Int?
 
@@ -161,6 +164,10 @@ struct TrainRecipeCommand: ParsableCommand {
             }
             if describeThenAnswer { settings.describeBeforeAnswer = true }
             if locateThenAct { settings.locateBeforeActing = true }
+            if listObjects {
+                guard locateThenAct else { throw UserError("--list-objects goes with --locate-then-act") }
+                settings.listObjectsBeforeActing = true
+            }
             if let videos {
                 guard videos >= 1 else { throw UserError("--videos must be at least 1, not \(videos)") }
                 settings.videoCount = videos

@@ -18,7 +18,7 @@ final class LocateThenActTests: XCTestCase {
         XCTAssertTrue(model.locatesBeforeActing)
         for word in GripperSituation.words { XCTAssertNotNil(model.vocabulary.ids[word], word) }
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
-        XCTAssertTrue(card.contains("--locate-then-act"), card)
+        XCTAssertTrue(card.contains("--locate-then-act") && !card.contains("--list-objects"), card)
 
         let episode = TaskData.actionEpisodes(.heldOut, count: 1, noise: 0.25)[0]
         let codes = try model.codec.encode(episode.frames[0])
@@ -58,6 +58,24 @@ final class LocateThenActTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(ShapesModel.actionReasoningKey), "\(error)")
             }
         }
+    }
+
+    /// `--list-objects`: the card says so, and the model's situation (up to 22 words) still fits.
+    func testListingObjectsFitsTheModelsRoom() throws {
+        let folder = temporaryFolder("list-objects")
+        var settings = ShapesRecipe.Settings.smoke
+        settings.locateBeforeActing = true
+        settings.listObjectsBeforeActing = true
+        try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
+        let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(card.contains("--locate-then-act --list-objects"), card)
+        let model = try ShapesModel(directory: folder)
+        let episode = TaskData.actionEpisodes(.heldOut, count: 1)[0]
+        let plan = try model.actionPlan(for: episode.instruction, seeing: episode.frames[0], count: 2)
+        let words = plan.situation.split(separator: " ").map(String.init)
+        XCTAssertLessThanOrEqual(words.count, GripperSituation.maximumWords)
+        XCTAssertTrue(words.allSatisfy(GripperSituation.words.contains), plan.situation)
+        XCTAssertFalse(plan.actions.isEmpty)
     }
 
     /// A model without the option acts at once, and claiming the option without its words is refused.
