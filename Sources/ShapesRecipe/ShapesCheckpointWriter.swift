@@ -31,6 +31,7 @@ enum ShapesCheckpointWriter {
         ].merging(codecEntries.config) { base, _ in base }
         if settings.describeBeforeAnswer == true { config[ShapesModel.answerSeparatorKey] = ShapesModel.answerSeparator }
         if settings.locateBeforeActing == true { config[ShapesModel.actionReasoningKey] = true }
+        if settings.locateBeforeActing == true && settings.listObjectsBeforeActing == true { config[ShapesModel.objectListKey] = true }
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|extra_203|>", "eos_token": "<|extra_204|>",
             "pad_token": "<|endoftext|>", "unk_token": ShapesVocabulary.unknownToken,

@@ -22,6 +22,9 @@ public struct ShapesModel: Sendable {
     /// Whether the model writes where things are (`GripperSituation`) before each action chunk
     /// (`shapes_action_reasoning` in config.json).
     public let locatesBeforeActing: Bool
+    /// Whether that situation starts with every object and its cell
+    /// (`shapes_action_reasoning_lists_objects`, `--list-objects`).
+    public let listsObjectsBeforeActing: Bool
     let generator: Generator
 
     public init(directory: URL) throws {
@@ -37,6 +40,7 @@ public struct ShapesModel: Sendable {
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         reasoningSeparator = try Self.reasoningSeparator(config[Self.answerSeparatorKey], vocabulary: vocabulary)
         locatesBeforeActing = try Self.locatesBeforeActing(config[Self.actionReasoningKey], vocabulary: vocabulary)
+        listsObjectsBeforeActing = try Self.flag(config[Self.objectListKey], key: Self.objectListKey)
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
         switch codecType {
         case VisionTokenizerCodec.kind:
@@ -110,12 +114,21 @@ public struct ShapesModel: Sendable {
     /// The config.json key saying the model writes where things are before its actions.
     public static let actionReasoningKey = "shapes_action_reasoning"
 
-    /// `shapes_action_reasoning`: absent, or true/false; true needs the words it writes.
-    static func locatesBeforeActing(_ entry: Any?, vocabulary: ShapesVocabulary) throws -> Bool {
+    /// The config.json key saying the situation starts with the object list.
+    public static let objectListKey = "shapes_action_reasoning_lists_objects"
+
+    /// A config.json flag: absent (false), true or false.
+    static func flag(_ entry: Any?, key: String) throws -> Bool {
         guard let entry else { return false }
         guard let flag = entry as? Bool, !(entry is String) else {
-            throw ShapesModelError.invalid("config.json", reason: "\(actionReasoningKey) must be true or false, not \(entry)")
+            throw ShapesModelError.invalid("config.json", reason: "\(key) must be true or false, not \(entry)")
         }
+        return flag
+    }
+
+    /// `shapes_action_reasoning`: absent, or true/false; true needs the words it writes.
+    static func locatesBeforeActing(_ entry: Any?, vocabulary: ShapesVocabulary) throws -> Bool {
+        let flag = try flag(entry, key: actionReasoningKey)
         if flag, let missing = GripperSituation.words.first(where: { vocabulary.ids[$0] == nil }) {
             throw ShapesModelError.invalid("config.json", reason: "\(actionReasoningKey) is true but the vocabulary lacks '\(missing)'")
         }

@@ -16,6 +16,7 @@ final class LocateThenActTests: XCTestCase {
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         let model = try ShapesModel(directory: folder)
         XCTAssertTrue(model.locatesBeforeActing)
+        XCTAssertFalse(model.listsObjectsBeforeActing)
         for word in GripperSituation.words { XCTAssertNotNil(model.vocabulary.ids[word], word) }
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(card.contains("--locate-then-act") && !card.contains("--list-objects"), card)
@@ -50,12 +51,15 @@ final class LocateThenActTests: XCTestCase {
         XCTAssertLessThanOrEqual(accuracy["all"]!, accuracy.values.min()!)
 
         let configURL = folder.appendingPathComponent("config.json")
-        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
-        for bad: Any in ["yes", ["true"]] {
-            config[ShapesModel.actionReasoningKey] = bad
-            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
-            XCTAssertThrowsError(try ShapesModel(directory: folder), "\(bad)") { error in
-                XCTAssertTrue("\(error)".contains(ShapesModel.actionReasoningKey), "\(error)")
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        for key in [ShapesModel.actionReasoningKey, ShapesModel.objectListKey] {
+            for bad: Any in ["yes", ["true"]] {
+                var broken = config
+                broken[key] = bad
+                try JSONSerialization.data(withJSONObject: broken).write(to: configURL)
+                XCTAssertThrowsError(try ShapesModel(directory: folder), "\(key): \(bad)") { error in
+                    XCTAssertTrue("\(error)".contains(key), "\(error)")
+                }
             }
         }
     }
@@ -70,6 +74,10 @@ final class LocateThenActTests: XCTestCase {
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(card.contains("--locate-then-act --list-objects"), card)
         let model = try ShapesModel(directory: folder)
+        XCTAssertTrue(model.listsObjectsBeforeActing)
+        // The expert's states are scored against listed situations, the list included.
+        let accuracy = try XCTUnwrap(ShapesEvaluation(model: model).actionsOnExpertStates(samples: 1).situationAccuracy)
+        XCTAssertEqual(Set(accuracy.keys), Set([GripperSituation.objectsPart] + GripperSituation.parts + ["all"]))
         let episode = TaskData.actionEpisodes(.heldOut, count: 1)[0]
         let plan = try model.actionPlan(for: episode.instruction, seeing: episode.frames[0], count: 2)
         let words = plan.situation.split(separator: " ").map(String.init)
