@@ -169,9 +169,11 @@ public struct ShapesEvaluation: Sendable {
         var written: [String] = [], truth: [String] = []
         var result = try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in
             let plan = try model.actionPlan(for: observation.instructionText, seeing: observation.image, count: 1)
-            written.append(plan.situation)
-            truth.append(GripperSituation.text(of: observation.world, for: observation.instruction,
-                                               listingObjects: model.listsObjectsBeforeActing))
+            if model.locatesBeforeActing {
+                written.append(plan.situation)
+                truth.append(GripperSituation.text(of: observation.world, for: observation.instruction,
+                                                   listingObjects: model.listsObjectsBeforeActing))
+            }
             return plan.actions.first ?? .stop
         }
         if model.locatesBeforeActing { result.situationAccuracy = GripperSituation.accuracy(written: written, truth: truth) }

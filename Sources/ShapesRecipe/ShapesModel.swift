@@ -328,7 +328,7 @@ public struct ShapesModel: Sendable {
         let begin = result.ids.firstIndex(of: vocabulary.beginOfAction) ?? result.ids.count
         let situation = try sequences.tokenizer.decode(Array(result.ids[..<begin]), skipSpecialTokens: true)
         let byToken = Dictionary(uniqueKeysWithValues: actions.map { ($0.1, $0.0) })
-        return (situation, result.ids.dropFirst(begin + 1).compactMap { byToken[$0] }.prefix(count).map { $0 })
+        return (situation, Array(result.ids.dropFirst(begin + 1).compactMap { byToken[$0] }.prefix(count)))
     }
 }
 

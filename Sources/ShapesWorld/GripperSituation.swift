@@ -62,14 +62,3 @@ public enum GripperSituation {
     /// Words in the longest `text` (a model's room for it): 3 objects of 4 words, then 10.
     public static let maximumWords = 22
 }
-
-extension ActionEpisode {
-    /// The world before each of `frames`, replaying what the gripper did (`executed`).
-    public func worlds() -> [GripperWorld] {
-        var world = task.world
-        return executed.map { done in
-            defer { world.step(done) }
-            return world
-        }
-    }
-}

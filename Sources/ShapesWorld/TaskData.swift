@@ -48,11 +48,16 @@ public struct ActionEpisode: Sendable, Equatable {
     /// At each state, the expert's next `length` actions from there if nothing disturbed it (for
     /// a clean demonstration, its own next actions); the first is `actions[k]`.
     public func expertPlans(length: Int) -> [[Action]] {
+        worlds().map { GripperExpert.solve(GripperTask(world: $0, instruction: task.instruction), maxSteps: length) }
+    }
+
+    /// The world before each action, replaying what the gripper did (`executed`): the state
+    /// `frames[k]` pictures.
+    public func worlds() -> [GripperWorld] {
         var world = task.world
         return executed.map { done in
-            let plan = GripperExpert.solve(GripperTask(world: world, instruction: task.instruction), maxSteps: length)
-            world.step(done)
-            return plan
+            defer { world.step(done) }
+            return world
         }
     }
 }
