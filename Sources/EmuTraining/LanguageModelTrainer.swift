@@ -38,16 +38,26 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             /// the true tokens before it by a forward pass without gradients (parallel scheduled
             /// sampling): its one-step mistakes, at about a third more compute for those rows.
             case modelPredictions
+            /// The model's own greedy continuation of the noised inputs: `passes` rounds of
+            /// `modelPredictions`, each reading the previous round's guesses in place of the noised
+            /// inputs (Jacobi iteration of greedy decoding), so a guess k frames into what the model
+            /// writes rests on k rounds of its own guesses, as in free-running generation.
+            case modelRollout
         }
         public var source: Source
         public var maxRate: Double
         public var replacements: Range<Int>
+        /// Forward passes of `modelRollout` (nil for the other sources). Optional so that trainer
+        /// states saved before it existed still load.
+        public var passes: Int?
 
-        public init(source: Source = .randomTokens, maxRate: Double, replacements: Range<Int>) {
+        public init(source: Source = .randomTokens, maxRate: Double, replacements: Range<Int>, passes: Int = 1) {
             precondition((0...1).contains(maxRate) && !replacements.isEmpty, "context noise needs a rate in [0, 1] and tokens to draw")
+            precondition(passes >= 1 && (passes == 1 || source == .modelRollout), "only a roll-out makes more than one pass")
             self.source = source
             self.maxRate = maxRate
             self.replacements = replacements
+            self.passes = source == .modelRollout ? passes : nil
         }
     }
 
@@ -127,28 +137,35 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         var random = SeededGenerator(seed: (configuration.seed ^ 0x6E6F_6973_65) &+ (UInt64(step) &* 0x1_0000) &+ UInt64(micro))
         let noisyRows = batch.noisable.indices.filter { batch.noisable[$0].contains(true) }
         guard !noisyRows.isEmpty else { return }
-        // Logits of the true inputs (model predictions only): row r of `noisyRows`, position p.
-        var logits: [Float] = [], vocabulary = 0
-        if noise.source == .modelPredictions {
-            let tensor = Autograd.withoutGradients { model.logits(forTraining: noisyRows.map { batch.inputs[$0] }) }
-            (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
+        if noise.source == .randomTokens {
+            let count = UInt64(noise.replacements.count)
+            for row in noisyRows {
+                let rate = random.unit() * noise.maxRate
+                for i in batch.noisable[row].indices where batch.noisable[row][i] && random.unit() < rate {
+                    batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
+                }
+            }
+            return
         }
-        // The model's choice for input i is its most likely replacement at position i - 1 (whose
-        // target is input i); computed only where an input is replaced.
-        func guess(row r: Int, position p: Int) -> Int {
-            let base = (r * batch.length + p) * vocabulary
-            return noise.replacements.max { logits[base + $0] < logits[base + $1] }!
-        }
-        let count = UInt64(noise.replacements.count)
-        for (r, row) in noisyRows.enumerated() {
+        // The model's guesses: which inputs are replaced is drawn first, then each pass puts at
+        // every replaced input i the model's most likely replacement at position i - 1 (whose
+        // target is input i), read from the inputs of the pass before (the true ones at first).
+        let replaced: [[Int]] = noisyRows.map { row in
             let rate = random.unit() * noise.maxRate
-            for i in batch.noisable[row].indices where batch.noisable[row][i] && random.unit() < rate {
-                switch noise.source {
-                case .randomTokens: batch.inputs[row][i] = noise.replacements.lowerBound + Int(random.next() % count)
-                case .modelPredictions: if i > 0 { batch.inputs[row][i] = guess(row: r, position: i - 1) }
+            return batch.noisable[row].indices.filter { batch.noisable[row][$0] && random.unit() < rate && $0 > 0 }
+        }
+        var inputs = noisyRows.map { batch.inputs[$0] }
+        for _ in 0..<(noise.passes ?? 1) {
+            let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs) }
+            let (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
+            for r in inputs.indices {
+                for i in replaced[r] {
+                    let base = (r * batch.length + i - 1) * vocabulary
+                    inputs[r][i] = noise.replacements.max { logits[base + $0] < logits[base + $1] }!
                 }
             }
         }
+        for (r, row) in noisyRows.enumerated() { batch.inputs[row] = inputs[r] }
     }
 
     /// Mean weighted loss of `batch` without recording gradients.

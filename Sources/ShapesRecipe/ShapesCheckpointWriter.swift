@@ -95,6 +95,7 @@ enum ShapesCheckpointWriter {
             flags.append(String(format: "--video-context-noise %g", s.videoContextNoise ?? 0))
         }
         if s.videoContextSource == .modelPredictions { flags.append("--video-context-source model") }
+        if s.videoContextSource == .modelRollout { flags.append("--video-context-source rollout") }
         if s.actionEpisodes != d.actionEpisodes { flags.append("--action-episodes \(s.actionEpisodes)") }
         // nil (settings saved before the options existed) is clean, single-action labels.
         if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }

@@ -77,7 +77,8 @@ public struct ShapesRecipe {
         public var videoContextNoise: Double? = nil
         /// What replaces the noised codes: random codes (nil or `.randomTokens`; every frame's
         /// codes, given or written, may be replaced), or the model's own one-step predictions
-        /// (`.modelPredictions`; only the written frames', as the given ones are true at inference).
+        /// (`.modelPredictions`; only the written frames', as the given ones are true at inference),
+        /// or its greedy roll-out of the written frames (`.modelRollout`: one pass per written frame).
         public var videoContextSource: TrainingConfiguration.ContextNoise.Source? = nil
         public var actionEpisodes = 900
         /// Share of demonstration steps where the gripper does a random action while the expert's
@@ -278,7 +279,7 @@ public struct ShapesRecipe {
         }
         for clip in videos where codesVideos {
             tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames,
-                                                       noisablePrefix: s.videoContextSource != .modelPredictions)))
+                                                       noisablePrefix: (s.videoContextSource ?? .randomTokens) == .randomTokens)))
         }
         for episode in episodes where codesEpisodes {
             let plans = episode.expertPlans(length: max(1, s.actionChunk ?? 1))
@@ -318,8 +319,10 @@ public struct ShapesRecipe {
                                                  optimizer: AdamW.Configuration(learningRate: s.learningRate, weightDecay: 0.01),
                                                  seed: s.seed,
                                                  contextNoise: s.videoContextNoise.flatMap { rate in
-                                                     rate > 0 ? .init(source: s.videoContextSource ?? .randomTokens, maxRate: rate,
-                                                                      replacements: vocabulary.visualTokenRange) : nil
+                                                     let source = s.videoContextSource ?? .randomTokens
+                                                     // A roll-out takes one pass per written frame.
+                                                     return rate > 0 ? .init(source: source, maxRate: rate, replacements: vocabulary.visualTokenRange,
+                                                                             passes: source == .modelRollout ? s.videoFrames - s.videoPrefixFrames : 1) : nil
                                                  }),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []

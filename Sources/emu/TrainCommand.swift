@@ -76,11 +76,11 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("video-context-noise"), help: "With --recipe shapes: train video on noisy context: each packed row replaces its frames' codes, as inputs only, at a rate drawn up to this (0 to 1; default: the recipe's none); see --video-context-source.")
     var videoContextNoise: Double?
 
-    @Option(name: .customLong("video-context-source"), help: "With --video-context-noise: what replaces the noised codes: random (random codes, in every frame) or model (the model's own one-step predictions, in the frames it writes; about a third more compute on video rows).")
+    @Option(name: .customLong("video-context-source"), help: "With --video-context-noise: what replaces the noised codes: random (random codes, in every frame), model (the model's own one-step predictions, in the frames it writes; about a third more compute on video rows) or rollout (its greedy continuation of the frames it writes, one forward pass per written frame).")
     var videoContextSource: VideoContextSource?
 
     enum VideoContextSource: String, ExpressibleByArgument, CaseIterable {
-        case random, model
+        case random, model, rollout
     }
 
     @Option(name: .customLong("action-episodes"), help: "With --recipe shapes: gripper demonstrations in the mix (default: the recipe's 900).")
@@ -178,7 +178,11 @@ struct TrainRecipeCommand: ParsableCommand {
             }
             if let videoContextSource {
                 guard (settings.videoContextNoise ?? 0) > 0 else { throw UserError("--video-context-source needs --video-context-noise above 0") }
-                settings.videoContextSource = videoContextSource == .model ? .modelPredictions : .randomTokens
+                switch videoContextSource {
+                case .random: settings.videoContextSource = .randomTokens
+                case .model: settings.videoContextSource = .modelPredictions
+                case .rollout: settings.videoContextSource = .modelRollout
+                }
             }
             if let actionEpisodes {
                 guard actionEpisodes >= 1 else { throw UserError("--action-episodes must be at least 1, not \(actionEpisodes)") }

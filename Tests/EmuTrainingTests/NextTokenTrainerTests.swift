@@ -198,4 +198,41 @@ final class NextTokenTrainerTests: XCTestCase {
         XCTAssertEqual(batch.targets, clean.targets)
         XCTAssertEqual(trainer.microBatch(step: 0, micro: 0), batch, "the same weights and step give the same noise")
     }
+
+    /// A roll-out of one pass is the one-step guess; with as many passes as there are inputs, every
+    /// replaced input is the model's guess after the input before it as the roll-out left it (a
+    /// fixed point: greedy decoding's own continuation), which differs from the one-step guess
+    /// where two replaced inputs follow each other.
+    func testModelRolloutIsTheModelsGreedyContinuation() {
+        let length = 32
+        let data = (0..<8).map { i -> TrainingExample in
+            let ids = (0...length).map { (i * 5 + $0 * 3) % 11 }
+            return TrainingExample(ids: ids, weights: [0] + Array(repeating: 1, count: length), noisable: ids.indices.map { $0 > 2 })
+        }
+        let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
+        let model = BigramModel(vocabulary: 11, width: 4, seed: 6)
+        let replacements = 4..<9
+        func batch(_ source: TrainingConfiguration.ContextNoise.Source?, passes: Int = 1) -> PackedBatch {
+            let noise = source.map { TrainingConfiguration.ContextNoise(source: $0, maxRate: 1, replacements: replacements, passes: passes) }
+            return NextTokenTrainer(model: model, rows: rows,
+                                    configuration: TrainingConfiguration(steps: 2, batchSize: 8, sequenceLength: length, seed: 1, contextNoise: noise),
+                                    paddingID: 0).microBatch(step: 0, micro: 0)
+        }
+        XCTAssertEqual(batch(.modelRollout, passes: 1), batch(.modelPredictions))
+        let clean = batch(nil), rolled = batch(.modelRollout, passes: length)
+        let logits = Autograd.withoutGradients { model.logits(forTraining: [Array(0..<11)]) }.toArray()
+        func guess(after token: Int) -> Int { replacements.max { logits[token * 11 + $0] < logits[token * 11 + $1] }! }
+        var replaced = 0, unlikeOneStep = 0
+        for row in rolled.inputs.indices {
+            XCTAssertEqual(Array(rolled.inputs[row].prefix(3)), Array(clean.inputs[row].prefix(3)), "positions 0-2 are not noisable")
+            for i in 3..<length where rolled.inputs[row][i] != clean.inputs[row][i] {
+                XCTAssertEqual(rolled.inputs[row][i], guess(after: rolled.inputs[row][i - 1]), "row \(row) position \(i)")
+                replaced += 1
+                if rolled.inputs[row][i] != guess(after: clean.inputs[row][i - 1]) { unlikeOneStep += 1 }
+            }
+        }
+        XCTAssertGreaterThan(replaced, 20)
+        XCTAssertGreaterThan(unlikeOneStep, 0, "a roll-out builds on its own guesses")
+        XCTAssertEqual(rolled.targets, clean.targets)
+    }
 }

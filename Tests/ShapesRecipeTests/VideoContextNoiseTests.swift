@@ -53,5 +53,18 @@ final class VideoContextNoiseTests: XCTestCase {
         let ownSaved = try JSONDecoder().decode(ShapesRecipe.Settings.self,
                                                 from: Data(contentsOf: ownFolder.appendingPathComponent("recipe_settings.json")))
         XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(ownSaved).contains("--video-context-noise 0.5 --video-context-source model"))
+
+        // Its greedy roll-out, one pass per written frame: with two written frames, another run
+        // than the one-step guesses on the same clips, and named in the command.
+        settings.videoPrefixFrames = 1
+        let ownTwice = try ShapesRecipe(settings: settings, log: { _ in }).run(output: temporaryFolder("vnoise-own-1"))
+        settings.videoContextSource = .modelRollout
+        let rolledFolder = temporaryFolder("vnoise-rollout")
+        let rolled = try ShapesRecipe(settings: settings, log: { _ in }).run(output: rolledFolder)
+        XCTAssertNotEqual(rolled.firstLoss, ownTwice.firstLoss)
+        let rolledSaved = try JSONDecoder().decode(ShapesRecipe.Settings.self,
+                                                   from: Data(contentsOf: rolledFolder.appendingPathComponent("recipe_settings.json")))
+        XCTAssertEqual(rolledSaved.videoContextSource, .modelRollout)
+        XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(rolledSaved).contains("--video-context-noise 0.5 --video-context-source rollout"))
     }
 }
