@@ -19,6 +19,9 @@ public struct ShapesModel: Sendable {
     /// picture before answering a question (`shapes_answer_separator` in config.json); nil when it
     /// answers directly.
     public let reasoningSeparator: String?
+    /// Whether such a model answers from its description alone, without the picture
+    /// (`shapes_answer_reads_description`, `--answer-from-description`).
+    public let readsOwnDescription: Bool
     /// Whether the model writes where things are (`GripperSituation`) before each action chunk
     /// (`shapes_action_reasoning` in config.json).
     public let locatesBeforeActing: Bool
@@ -39,6 +42,10 @@ public struct ShapesModel: Sendable {
         }
         vocabulary = try ShapesVocabulary.load(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"))
         reasoningSeparator = try Self.reasoningSeparator(config[Self.answerSeparatorKey], vocabulary: vocabulary)
+        readsOwnDescription = try Self.flag(config[Self.readsDescriptionKey], key: Self.readsDescriptionKey)
+        if readsOwnDescription && reasoningSeparator == nil {
+            throw ShapesModelError.invalid("config.json", reason: "\(Self.readsDescriptionKey) is true without \(Self.answerSeparatorKey)")
+        }
         locatesBeforeActing = try Self.locatesBeforeActing(config[Self.actionReasoningKey], vocabulary: vocabulary)
         listsObjectsBeforeActing = try Self.flag(config[Self.objectListKey], key: Self.objectListKey)
         pipeline = try Emu3Pipeline(directory: directory, components: .transformer, tokenizer: ShapesTokenizer(vocabulary: vocabulary))
@@ -110,6 +117,9 @@ public struct ShapesModel: Sendable {
         }
         return word
     }
+
+    /// The config.json key saying a describing model answers from its description alone.
+    public static let readsDescriptionKey = "shapes_answer_reads_description"
 
     /// The config.json key saying the model writes where things are before its actions.
     public static let actionReasoningKey = "shapes_action_reasoning"
@@ -256,12 +266,27 @@ public struct ShapesModel: Sendable {
         return words[(last + 1)...].joined(separator: " ")
     }
 
-    /// The generated tokens of `answer` (its words, then EOS unless `maxTokens` cut it short).
+    /// The generated tokens of `answer` (its words, then EOS unless `maxTokens` cut it short). A
+    /// model that reads its own description writes the description (its answer to the describe
+    /// prompt), then, seeing only that text and the question, the answer: the two are returned
+    /// joined by the separator, as a describing model writes them.
     public func answerIDs(_ question: String, about image: RGBImage, maxTokens: Int = 32,
                           sampling: SamplingParameters = .greedy) throws -> [Int] {
-        let prompt = sequences.questionPrompt(imageCodes: try codec.encode(image), question: question)
-        return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling,
-                                                        stopTokens: [vocabulary.specials.endOfSequence])).ids
+        let codes = try codec.encode(image)
+        func generate(_ prompt: [Int], _ tokens: Int) throws -> [Int] {
+            try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: tokens, sampling: sampling,
+                                                     stopTokens: [vocabulary.specials.endOfSequence])).ids
+        }
+        guard readsOwnDescription, describesBeforeAnswering(question), let separator = reasoningSeparator.flatMap({ vocabulary.ids[$0] }) else {
+            return try generate(sequences.questionPrompt(imageCodes: codes, question: question), maxTokens)
+        }
+        let described = try generate(sequences.questionPrompt(imageCodes: codes, question: QuestionGenerator.describePrompt),
+                                     min(maxTokens, Self.descriptionTokens))
+        let description = described.filter { $0 != vocabulary.specials.endOfSequence }
+        let room = maxTokens - described.count - 1
+        guard room > 0 else { return description }
+        let text = try sequences.tokenizer.decode(description, skipSpecialTokens: true)
+        return description + [separator] + (try generate(sequences.readingPrompt(description: text, question: question), room))
     }
 
     /// The most frames, given and predicted together, that fit the model's context.

@@ -63,6 +63,14 @@ public struct ShapesRecipe {
         /// model's config.json says so (`shapes_answer_separator`), and `ShapesModel.answer`
         /// returns what follows it. Optional so that settings saved before it existed still load.
         public var describeBeforeAnswer: Bool? = nil
+        /// With `describeBeforeAnswer`: answer from the description alone, without the picture
+        /// (`--answer-from-description`). Question examples become readings: the scene's caption,
+        /// the question, the answer, as text only; the model describes the picture (its captioning),
+        /// then answers from what it wrote. With the picture in view a describing model answered
+        /// existence questions in step with its own description only by chance (RESULTS.md,
+        /// "Describe, then answer"). config.json says so (`shapes_answer_reads_description`).
+        /// Optional so that settings saved before it existed still load.
+        public var answerFromDescription: Bool? = nil
         /// 3600 (model 5; model 4 had 1200): a video specialist with three times the clips and
         /// tokens went from 0.39 to 0.83 of objects within 4 px one frame ahead (RESULTS.md).
         public var videoCount = 3600
@@ -247,7 +255,10 @@ public struct ShapesRecipe {
         let codesVideos = s.tasks.contains(.video)
         let codesEpisodes = s.tasks.contains(.actions)
         var pictureCount = codesCaption.filter { $0 }.count
-        if codesQuestions { pictureCount += questions.count }
+        // A reading model's questions are text, but for the description questions (captioning).
+        let readsDescriptions = s.describeBeforeAnswer == true && s.answerFromDescription == true
+        let codesQuestion = questions.map { codesQuestions && !(readsDescriptions && $0.question.kind != .describe) }
+        pictureCount += codesQuestion.filter { $0 }.count
         if codesVideos { pictureCount += videos.count * s.videoFrames }
         if codesEpisodes { pictureCount += episodes.map(\.frames.count).reduce(0, +) }
         log("coding \(pictureCount) pictures")
@@ -273,7 +284,12 @@ public struct ShapesRecipe {
                                                                       answer: sample.caption)))
             }
         }
-        for sample in questions where codesQuestions {
+        for (sample, coded) in zip(questions, codesQuestion) where codesQuestions {
+            guard coded else {
+                tagged.append((.understanding, layout.readingExample(description: CaptionGrammar.caption(sample.scene),
+                                                                     question: sample.question.question, answer: sample.question.answer)))
+                continue
+            }
             tagged.append((.understanding, layout.questionExample(imageCodes: try code(sample.image), question: sample.question.question,
                                                                   answer: Self.completion(of: sample, describingFirst: s.describeBeforeAnswer == true))))
         }

@@ -62,6 +62,12 @@ public struct ShapesSequences: Sendable {
         [specials.beginOfSequence] + imageTokens(imageCodes) + text(question) + [vocabulary.assistant]
     }
 
+    /// A question about a picture given only as its description (text, no picture), as a model
+    /// that answers from its own description reads it.
+    public func readingPrompt(description: String, question: String) -> [Int] {
+        [specials.beginOfSequence] + text(description + ". " + question) + [vocabulary.assistant]
+    }
+
     public func videoPrompt(prefixCodes: [[Int]]) -> [Int] {
         [specials.beginOfSequence] + imageHeader + prefixCodes.flatMap(frameTokens)
     }
@@ -85,6 +91,10 @@ public struct ShapesSequences: Sendable {
     public func questionExample(imageCodes: [Int], question: String, answer: String) -> TrainingExample {
         Self.example(prompt: questionPrompt(imageCodes: imageCodes, question: question),
                      completion: text(answer) + [specials.endOfSequence])
+    }
+
+    public func readingExample(description: String, question: String, answer: String) -> TrainingExample {
+        Self.example(prompt: readingPrompt(description: description, question: question), completion: text(answer) + [specials.endOfSequence])
     }
 
     /// The frames' visual tokens are noisable (free-running, the model reads frames it wrote): every

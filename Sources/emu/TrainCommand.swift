@@ -64,6 +64,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("describe-then-answer"), help: "With --recipe shapes: teach the model to answer each visual question by first describing the picture (caption, 'so', answer); `emu chat` shows the description, `emu eval` scores the answer after it.")
     var describeThenAnswer = false
 
+    @Flag(name: .customLong("answer-from-description"), help: "With --describe-then-answer: answer from the description alone, without the picture (questions are taught as text: caption, question, answer; the model describes the picture, then reads what it wrote).")
+    var answerFromDescription = false
+
     @Flag(name: .customLong("locate-then-act"), help: "With --recipe shapes: teach the model to write where the gripper, the named object and the goal are (\"gripper 1 2 open target 3 0 goal 2 2\") before each action chunk; `emu eval` and `emu demo` read the actions after it.")
     var locateThenAct = false
 
@@ -163,6 +166,10 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.questionCount = questions
             }
             if describeThenAnswer { settings.describeBeforeAnswer = true }
+            if answerFromDescription {
+                guard describeThenAnswer else { throw UserError("--answer-from-description goes with --describe-then-answer") }
+                settings.answerFromDescription = true
+            }
             if locateThenAct { settings.locateBeforeActing = true }
             if listObjects {
                 guard locateThenAct else { throw UserError("--list-objects goes with --locate-then-act") }

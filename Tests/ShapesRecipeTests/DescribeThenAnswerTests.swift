@@ -1,6 +1,7 @@
 import Foundation
 import ShapesWorld
 import XCTest
+@testable import Emu3
 @testable import ShapesRecipe
 
 /// `--describe-then-answer`: question examples teach caption, separator, answer; the folder says
@@ -75,5 +76,78 @@ final class DescribeThenAnswerTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(ShapesModel.answerSeparatorKey), "\(error)")
             }
         }
+    }
+
+    /// A reading is text only: the description, '.', the question, then the answer with the loss on
+    /// the answer alone.
+    func testReadingExampleIsTheDescriptionAndQuestionAsText() {
+        let vocabulary = ShapesVocabulary(words: ShapesVocabulary.words(of: "a small red circle . is there a blue square ? no"), codebookSize: 16)
+        let layout = ShapesSequences(vocabulary: vocabulary, rows: 2, columns: 2)
+        let example = layout.readingExample(description: "a small red circle", question: "is there a blue square?", answer: "no")
+        let prompt = layout.readingPrompt(description: "a small red circle", question: "is there a blue square?")
+        XCTAssertEqual(Array(example.ids.prefix(prompt.count)), prompt)
+        XCTAssertEqual(try layout.tokenizer.decode(prompt, skipSpecialTokens: true), "a small red circle. is there a blue square?")
+        XCTAssertFalse(example.ids.contains { vocabulary.visualTokenRange.contains($0) }, "no picture")
+        XCTAssertEqual(try layout.tokenizer.decode(Array(example.ids.dropFirst(prompt.count)), skipSpecialTokens: true), "no")
+        XCTAssertEqual(example.weights.filter { $0 > 0 }.count, 2, "the answer word and EOS")
+        XCTAssertEqual(example.weights.suffix(2), [1, 1])
+    }
+
+    /// `--answer-from-description`: questions other than the description are taught as readings
+    /// (fewer pictures coded, fewer tokens), config.json and the card say so, and the model's answer
+    /// is its description, the separator, then what it reads off that description without the picture.
+    func testAnswerFromDescriptionTeachesReadingsAndAnswersFromTheModelsOwnDescription() throws {
+        var settings = ShapesRecipe.Settings.smoke
+        settings.tasks = [.understanding]
+        settings.describeBeforeAnswer = true
+        func run(_ folder: URL) throws -> (ShapesRecipe.Outcome, [String]) {
+            var logged: [String] = []
+            let outcome = try ShapesRecipe(settings: settings, log: { logged.append($0) }).run(output: folder)
+            return (outcome, logged)
+        }
+        let (describing, describingLog) = try run(temporaryFolder("describe-first-pictures"))
+        settings.answerFromDescription = true
+        let folder = temporaryFolder("answer-from-description")
+        let (reading, readingLog) = try run(folder)
+        let questions = TaskData.questions(.train, start: ShapesRecipe.trainingStart(seed: settings.seed), count: settings.questionCount,
+                                            positionStep: settings.positionStep)
+        let read = questions.filter { $0.question.kind != .describe }.count
+        XCTAssertGreaterThan(read, 0)
+        func pictures(_ log: [String]) -> Int? { log.first { $0.hasPrefix("coding ") }.flatMap { Int($0.split(separator: " ")[1]) } }
+        XCTAssertEqual(pictures(describingLog).map { $0 - read }, pictures(readingLog), "a reading needs no picture")
+        XCTAssertLessThan(reading.tokensPerTask["understanding"] ?? 0, describing.tokensPerTask["understanding"] ?? 0)
+
+        let model = try ShapesModel(directory: folder)
+        XCTAssertTrue(model.readsOwnDescription)
+        XCTAssertEqual(model.reasoningSeparator, ShapesModel.answerSeparator)
+        let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(card.contains("--describe-then-answer --answer-from-description"), card)
+
+        let sample = TaskData.questions(.heldOut, count: 10).first { $0.question.kind != .describe }!
+        let question = sample.question.question
+        let ids = try model.answerIDs(question, about: sample.image, maxTokens: 32 + ShapesModel.descriptionTokens)
+        let description = try model.answerIDs(QuestionGenerator.describePrompt, about: sample.image, maxTokens: ShapesModel.descriptionTokens)
+            .filter { $0 != model.vocabulary.specials.endOfSequence }
+        let separator = try XCTUnwrap(model.vocabulary.ids[ShapesModel.answerSeparator])
+        XCTAssertEqual(Array(ids.prefix(description.count + 1)), description + [separator])
+        let text = try model.sequences.tokenizer.decode(description, skipSpecialTokens: true)
+        let reply = try model.generator.generate(GenerationRequest(
+            prompt: model.sequences.readingPrompt(description: text, question: question), maxNewTokens: 32 + ShapesModel.descriptionTokens - description.count - 2,
+            stopTokens: [model.vocabulary.specials.endOfSequence])).ids
+        XCTAssertEqual(Array(ids.dropFirst(description.count + 1)), reply, "the answer is read off the description alone")
+        XCTAssertEqual(try model.answer(question, about: sample.image),
+                       try model.sequences.tokenizer.decode(reply, skipSpecialTokens: true))
+
+        // The flag needs the separator, and is true or false.
+        let configURL = folder.appendingPathComponent("config.json")
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        XCTAssertEqual(config[ShapesModel.readsDescriptionKey] as? Bool, true)
+        config[ShapesModel.readsDescriptionKey] = "yes"
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        XCTAssertThrowsError(try ShapesModel(directory: folder)) { XCTAssertTrue("\($0)".contains(ShapesModel.readsDescriptionKey), "\($0)") }
+        config[ShapesModel.readsDescriptionKey] = true
+        config.removeValue(forKey: ShapesModel.answerSeparatorKey)
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        XCTAssertThrowsError(try ShapesModel(directory: folder)) { XCTAssertTrue("\($0)".contains(ShapesModel.answerSeparatorKey), "\($0)") }
     }
 }
