@@ -41,7 +41,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             /// The model's own greedy continuation of the noised inputs: `passes` rounds of
             /// `modelPredictions`, each reading the previous round's guesses in place of the noised
             /// inputs (Jacobi iteration of greedy decoding), so a guess k frames into what the model
-            /// writes rests on k rounds of its own guesses, as in free-running generation.
+            /// writes rests on k rounds of its own guesses, as in free-running generation. A row is
+            /// rolled out whole (every noisable input) with probability `maxRate`, else left true,
+            /// so the passes' cost falls on that share of the rows only.
             case modelRollout
         }
         public var source: Source
@@ -150,11 +152,19 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         // The model's guesses: which inputs are replaced is drawn first, then each pass puts at
         // every replaced input i the model's most likely replacement at position i - 1 (whose
         // target is input i), read from the inputs of the pass before (the true ones at first).
-        let replaced: [[Int]] = noisyRows.map { row in
+        let picked: [(row: Int, replaced: [Int])] = noisyRows.compactMap { row in
+            if noise.source == .modelRollout {
+                guard random.unit() < noise.maxRate else { return nil }
+                return (row, batch.noisable[row].indices.filter { batch.noisable[row][$0] && $0 > 0 })
+            }
             let rate = random.unit() * noise.maxRate
-            return batch.noisable[row].indices.filter { batch.noisable[row][$0] && random.unit() < rate && $0 > 0 }
+            // One draw per noisable input, position 0 included, as runs before the roll-out drew.
+            let replaced = batch.noisable[row].indices.filter { batch.noisable[row][$0] && random.unit() < rate && $0 > 0 }
+            return (row, replaced)
         }
-        var inputs = noisyRows.map { batch.inputs[$0] }
+        guard !picked.isEmpty else { return }
+        let replaced = picked.map(\.replaced)
+        var inputs = picked.map { batch.inputs[$0.row] }
         for _ in 0..<(noise.passes ?? 1) {
             let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs) }
             let (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
@@ -165,7 +175,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
                 }
             }
         }
-        for (r, row) in noisyRows.enumerated() { batch.inputs[row] = inputs[r] }
+        for (r, row) in picked.map(\.row).enumerated() { batch.inputs[row] = inputs[r] }
     }
 
     /// Mean weighted loss of `batch` without recording gradients.

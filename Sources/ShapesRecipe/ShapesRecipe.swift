@@ -86,7 +86,8 @@ public struct ShapesRecipe {
         /// What replaces the noised codes: random codes (nil or `.randomTokens`; every frame's
         /// codes, given or written, may be replaced), or the model's own one-step predictions
         /// (`.modelPredictions`; only the written frames', as the given ones are true at inference),
-        /// or its greedy roll-out of the written frames (`.modelRollout`: one pass per written frame).
+        /// or its greedy roll-out of the written frames (`.modelRollout`: one pass per written frame;
+        /// then this is the share of video rows rolled out whole).
         public var videoContextSource: TrainingConfiguration.ContextNoise.Source? = nil
         public var actionEpisodes = 900
         /// Share of demonstration steps where the gripper does a random action while the expert's

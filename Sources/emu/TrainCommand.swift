@@ -79,7 +79,7 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("video-context-noise"), help: "With --recipe shapes: train video on noisy context: each packed row replaces its frames' codes, as inputs only, at a rate drawn up to this (0 to 1; default: the recipe's none); see --video-context-source.")
     var videoContextNoise: Double?
 
-    @Option(name: .customLong("video-context-source"), help: "With --video-context-noise: what replaces the noised codes: random (random codes, in every frame), model (the model's own one-step predictions, in the frames it writes; about a third more compute on video rows) or rollout (its greedy continuation of the frames it writes, one forward pass per written frame).")
+    @Option(name: .customLong("video-context-source"), help: "With --video-context-noise: what replaces the noised codes: random (random codes, in every frame), model (the model's own one-step predictions, in the frames it writes; about a third more compute on video rows) or rollout (its greedy continuation of all the frames it writes, one forward pass per written frame, in that share of the rows).")
     var videoContextSource: VideoContextSource?
 
     enum VideoContextSource: String, ExpressibleByArgument, CaseIterable {

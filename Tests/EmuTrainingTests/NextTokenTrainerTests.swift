@@ -199,10 +199,11 @@ final class NextTokenTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.microBatch(step: 0, micro: 0), batch, "the same weights and step give the same noise")
     }
 
-    /// A roll-out of one pass is the one-step guess; with as many passes as there are inputs, every
-    /// replaced input is the model's guess after the input before it as the roll-out left it (a
-    /// fixed point: greedy decoding's own continuation), which differs from the one-step guess
-    /// where two replaced inputs follow each other.
+    /// A roll-out replaces every noisable input of the rows it picks (a share `maxRate` of them)
+    /// and leaves the others true. One pass puts the model's one-step guess after each true input;
+    /// with as many passes as there are inputs, each input is the model's guess after the input
+    /// before it as the roll-out left it (a fixed point: greedy decoding's own continuation), which
+    /// differs from the one-step guess.
     func testModelRolloutIsTheModelsGreedyContinuation() {
         let length = 32
         let data = (0..<8).map { i -> TrainingExample in
@@ -212,27 +213,31 @@ final class NextTokenTrainerTests: XCTestCase {
         let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
         let model = BigramModel(vocabulary: 11, width: 4, seed: 6)
         let replacements = 4..<9
-        func batch(_ source: TrainingConfiguration.ContextNoise.Source?, passes: Int = 1) -> PackedBatch {
-            let noise = source.map { TrainingConfiguration.ContextNoise(source: $0, maxRate: 1, replacements: replacements, passes: passes) }
+        func batch(rate: Double? = nil, passes: Int = 1) -> PackedBatch {
+            let noise = rate.map { TrainingConfiguration.ContextNoise(source: .modelRollout, maxRate: $0, replacements: replacements, passes: passes) }
             return NextTokenTrainer(model: model, rows: rows,
                                     configuration: TrainingConfiguration(steps: 2, batchSize: 8, sequenceLength: length, seed: 1, contextNoise: noise),
                                     paddingID: 0).microBatch(step: 0, micro: 0)
         }
-        XCTAssertEqual(batch(.modelRollout, passes: 1), batch(.modelPredictions))
-        let clean = batch(nil), rolled = batch(.modelRollout, passes: length)
         let logits = Autograd.withoutGradients { model.logits(forTraining: [Array(0..<11)]) }.toArray()
         func guess(after token: Int) -> Int { replacements.max { logits[token * 11 + $0] < logits[token * 11 + $1] }! }
-        var replaced = 0, unlikeOneStep = 0
+        let clean = batch(), once = batch(rate: 1), rolled = batch(rate: 1, passes: length)
+        var unlikeOneStep = 0
         for row in rolled.inputs.indices {
             XCTAssertEqual(Array(rolled.inputs[row].prefix(3)), Array(clean.inputs[row].prefix(3)), "positions 0-2 are not noisable")
-            for i in 3..<length where rolled.inputs[row][i] != clean.inputs[row][i] {
-                XCTAssertEqual(rolled.inputs[row][i], guess(after: rolled.inputs[row][i - 1]), "row \(row) position \(i)")
-                replaced += 1
-                if rolled.inputs[row][i] != guess(after: clean.inputs[row][i - 1]) { unlikeOneStep += 1 }
+            for i in 3..<length {
+                XCTAssertEqual(once.inputs[row][i], guess(after: clean.inputs[row][i - 1]), "one pass: row \(row) position \(i)")
+                XCTAssertEqual(rolled.inputs[row][i], guess(after: rolled.inputs[row][i - 1]), "roll-out: row \(row) position \(i)")
+                if rolled.inputs[row][i] != once.inputs[row][i] { unlikeOneStep += 1 }
             }
         }
-        XCTAssertGreaterThan(replaced, 20)
         XCTAssertGreaterThan(unlikeOneStep, 0, "a roll-out builds on its own guesses")
         XCTAssertEqual(rolled.targets, clean.targets)
+        // At half the rate, some rows are rolled out whole and the others stay true.
+        let half = batch(rate: 0.5, passes: length)
+        let kept = half.inputs.indices.filter { half.inputs[$0] == clean.inputs[$0] }
+        let whole = half.inputs.indices.filter { half.inputs[$0] == rolled.inputs[$0] }
+        XCTAssertEqual(kept.count + whole.count, half.inputs.count)
+        XCTAssertFalse(kept.isEmpty || whole.isEmpty, "kept \(kept), rolled \(whole)")
     }
 }
