@@ -165,18 +165,22 @@ final class NextTokenTrainerTests: XCTestCase {
         XCTAssertNotEqual(noisy.microBatch(step: 1, micro: 0).inputs, trainer(noise: nil).microBatch(step: 1, micro: 0).inputs)
     }
 
-    /// With the model's own predictions as the noise, a replaced input is the model's most likely
-    /// token of the replacement range at the position before it, given the true inputs (a bigram
-    /// model's prediction depends on the previous input only, so it is computed here directly).
-    func testModelPredictionNoiseUsesTheModelsOneStepGuess() {
+    /// Rows of 32 tokens over 11 ids whose inputs after position 2 are noisable, a bigram model, and
+    /// the replacement range its guesses are drawn from.
+    static func guessingFixture() -> (length: Int, rows: [TrainingExample], model: BigramModel, replacements: Range<Int>) {
         let length = 32
         let data = (0..<8).map { i -> TrainingExample in
             let ids = (0...length).map { (i * 5 + $0 * 3) % 11 }
             return TrainingExample(ids: ids, weights: [0] + Array(repeating: 1, count: length), noisable: ids.indices.map { $0 > 2 })
         }
-        let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
-        let model = BigramModel(vocabulary: 11, width: 4, seed: 6)
-        let replacements = 4..<9
+        return (length, try! SequencePacker(length: length, paddingID: 0).pack(data), BigramModel(vocabulary: 11, width: 4, seed: 6), 4..<9)
+    }
+
+    /// With the model's own predictions as the noise, a replaced input is the model's most likely
+    /// token of the replacement range at the position before it, given the true inputs (a bigram
+    /// model's prediction depends on the previous input only, so it is computed here directly).
+    func testModelPredictionNoiseUsesTheModelsOneStepGuess() {
+        let (length, rows, model, replacements) = Self.guessingFixture()
         let trainer = NextTokenTrainer(model: model, rows: rows,
                                        configuration: TrainingConfiguration(steps: 2, batchSize: 8, sequenceLength: length, seed: 1,
                                                                             contextNoise: .init(source: .modelPredictions, maxRate: 1, replacements: replacements)),
@@ -205,14 +209,7 @@ final class NextTokenTrainerTests: XCTestCase {
     /// before it as the roll-out left it (a fixed point: greedy decoding's own continuation), which
     /// differs from the one-step guess.
     func testModelRolloutIsTheModelsGreedyContinuation() {
-        let length = 32
-        let data = (0..<8).map { i -> TrainingExample in
-            let ids = (0...length).map { (i * 5 + $0 * 3) % 11 }
-            return TrainingExample(ids: ids, weights: [0] + Array(repeating: 1, count: length), noisable: ids.indices.map { $0 > 2 })
-        }
-        let rows = try! SequencePacker(length: length, paddingID: 0).pack(data)
-        let model = BigramModel(vocabulary: 11, width: 4, seed: 6)
-        let replacements = 4..<9
+        let (length, rows, model, replacements) = Self.guessingFixture()
         func batch(rate: Double? = nil, passes: Int = 1) -> PackedBatch {
             let noise = rate.map { TrainingConfiguration.ContextNoise(source: .modelRollout, maxRate: $0, replacements: replacements, passes: passes) }
             return NextTokenTrainer(model: model, rows: rows,
