@@ -162,6 +162,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
             let replaced = batch.noisable[row].indices.filter { batch.noisable[row][$0] && random.unit() < rate && $0 > 0 }
             return (row, replaced)
         }
+        .filter { !$0.replaced.isEmpty }  // a row with nothing to replace needs no forward pass
         guard !picked.isEmpty else { return }
         let replaced = picked.map(\.replaced)
         var inputs = picked.map { batch.inputs[$0.row] }

@@ -30,7 +30,7 @@ enum ShapesCheckpointWriter {
             "image_token_id": vocabulary.specials.imageWrapper,
         ].merging(codecEntries.config) { base, _ in base }
         if settings.describeBeforeAnswer == true { config[ShapesModel.answerSeparatorKey] = ShapesModel.answerSeparator }
-        if settings.describeBeforeAnswer == true && settings.answerFromDescription == true { config[ShapesModel.readsDescriptionKey] = true }
+        if settings.readsDescriptions { config[ShapesModel.readsDescriptionKey] = true }
         if settings.locateBeforeActing == true { config[ShapesModel.actionReasoningKey] = true }
         if settings.locateBeforeActing == true && settings.listObjectsBeforeActing == true { config[ShapesModel.objectListKey] = true }
         let tokenizerConfig: [String: Any] = [
@@ -102,7 +102,7 @@ enum ShapesCheckpointWriter {
         if (s.actionNoise ?? 0) != (d.actionNoise ?? 0) { flags.append(String(format: "--action-noise %g", s.actionNoise ?? 0)) }
         if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
         if s.describeBeforeAnswer == true { flags.append("--describe-then-answer") }
-        if s.describeBeforeAnswer == true && s.answerFromDescription == true { flags.append("--answer-from-description") }
+        if s.readsDescriptions { flags.append("--answer-from-description") }
         if s.locateBeforeActing == true { flags.append("--locate-then-act") }
         if s.listObjectsBeforeActing == true { flags.append("--list-objects") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }

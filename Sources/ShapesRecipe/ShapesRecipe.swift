@@ -71,6 +71,8 @@ public struct ShapesRecipe {
         /// "Describe, then answer"). config.json says so (`shapes_answer_reads_description`).
         /// Optional so that settings saved before it existed still load.
         public var answerFromDescription: Bool? = nil
+        /// Whether questions are taught as readings: `answerFromDescription`, which needs `describeBeforeAnswer`.
+        var readsDescriptions: Bool { describeBeforeAnswer == true && answerFromDescription == true }
         /// 3600 (model 5; model 4 had 1200): a video specialist with three times the clips and
         /// tokens went from 0.39 to 0.83 of objects within 4 px one frame ahead (RESULTS.md).
         public var videoCount = 3600
@@ -257,8 +259,7 @@ public struct ShapesRecipe {
         let codesEpisodes = s.tasks.contains(.actions)
         var pictureCount = codesCaption.filter { $0 }.count
         // A reading model's questions are text, but for the description questions (captioning).
-        let readsDescriptions = s.describeBeforeAnswer == true && s.answerFromDescription == true
-        let codesQuestion = questions.map { codesQuestions && !(readsDescriptions && $0.question.kind != .describe) }
+        let codesQuestion = questions.map { codesQuestions && !(s.readsDescriptions && $0.question.kind != .describe) }
         pictureCount += codesQuestion.filter { $0 }.count
         if codesVideos { pictureCount += videos.count * s.videoFrames }
         if codesEpisodes { pictureCount += episodes.map(\.frames.count).reduce(0, +) }
