@@ -21,10 +21,24 @@ public struct ShapesEvaluation: Sendable {
         /// Questions asked and answered exactly, by kind ("color", "countObjects", ...): which
         /// kinds of question the model has learned.
         public var questionsByKind: [String: QuestionTally]
+        /// With `readingTrueCaptions`, for a model that answers from its own description: the
+        /// questions (description questions aside) answered reading the scene's true caption instead.
+        public var trueCaptionReading: TrueCaptionReading?
 
         enum CodingKeys: String, CodingKey {
             case captionExactMatch, captionAttributeAccuracy, questionExactMatch, questionAttributeAccuracy, exactMatch, samples
-            case positionStep = "position_step", questionsByKind = "questions_by_kind"
+            case positionStep = "position_step", questionsByKind = "questions_by_kind", trueCaptionReading = "true_caption_reading"
+        }
+    }
+
+    /// Questions answered from the true caption as text: where the model's own answers fall short
+    /// of these, its description is at fault; where these fall short, its reading.
+    public struct TrueCaptionReading: Codable, Sendable {
+        public var questionExactMatch: Double
+        public var questionsByKind: [String: QuestionTally]
+
+        enum CodingKeys: String, CodingKey {
+            case questionExactMatch = "question_exact_match", questionsByKind = "questions_by_kind"
         }
     }
 
@@ -83,8 +97,11 @@ public struct ShapesEvaluation: Sendable {
     }
 
     /// Captioning and visual questions on held-out scenes of the world the model was trained on
-    /// (objects on its grid, if it had one) unless `positionStep` names another.
-    public func understanding(samples count: Int, positionStep: Int? = nil) throws -> Understanding {
+    /// (objects on its grid, if it had one) unless `positionStep` names another. `readingTrueCaptions`
+    /// (a model that answers from its own description only) also answers each question reading
+    /// the scene's true caption.
+    public func understanding(samples count: Int, positionStep: Int? = nil, readingTrueCaptions: Bool = false) throws -> Understanding {
+        if readingTrueCaptions { try model.requireReadsDescriptions() }
         let step = positionStep ?? model.trainingData?.positionStep ?? 1
         var captionExact = 0.0, captionAttribute = 0.0, questionExact = 0.0, questionAttribute = 0.0
         let captions = TaskData.captionedImages(.heldOut, count: count, positionStep: step)
@@ -93,7 +110,7 @@ public struct ShapesEvaluation: Sendable {
             captionExact += AnswerScorer.isExactMatch(answer, expected: sample.caption) ? 1 : 0
             captionAttribute += AnswerScorer.attributeScore(answer, expected: sample.caption)
         }
-        var byKind: [String: QuestionTally] = [:]
+        var byKind: [String: QuestionTally] = [:], readByKind: [String: QuestionTally] = [:]
         let questions = TaskData.questions(.heldOut, count: count, positionStep: step)
         for sample in questions {
             let answer = try model.answer(sample.question.question, about: sample.image)
@@ -102,12 +119,20 @@ public struct ShapesEvaluation: Sendable {
             byKind[sample.question.kind.rawValue]?.right += exact ? 1 : 0
             questionExact += exact ? 1 : 0
             questionAttribute += AnswerScorer.attributeScore(answer, expected: sample.question.answer)
+            if readingTrueCaptions && sample.question.kind != .describe {
+                let read = try model.answer(sample.question.question, readingDescription: CaptionGrammar.caption(sample.scene))
+                readByKind[sample.question.kind.rawValue, default: QuestionTally()].asked += 1
+                readByKind[sample.question.kind.rawValue]?.right += AnswerScorer.isExactMatch(read, expected: sample.question.answer) ? 1 : 0
+            }
         }
         let n = Double(max(count, 1))
+        let readAsked = readByKind.values.map(\.asked).reduce(0, +), readRight = readByKind.values.map(\.right).reduce(0, +)
+        let reading = readingTrueCaptions ? TrueCaptionReading(questionExactMatch: Double(readRight) / Double(max(readAsked, 1)),
+                                                               questionsByKind: readByKind) : nil
         return Understanding(captionExactMatch: captionExact / n, captionAttributeAccuracy: captionAttribute / n,
                              questionExactMatch: questionExact / n, questionAttributeAccuracy: questionAttribute / n,
                              exactMatch: (captionExact + questionExact) / (2 * n), samples: count, positionStep: step,
-                             questionsByKind: byKind)
+                             questionsByKind: byKind, trueCaptionReading: reading)
     }
 
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,

@@ -289,6 +289,24 @@ public struct ShapesModel: Sendable {
         return description + [separator] + (try generate(sequences.readingPrompt(description: text, question: question), room))
     }
 
+    /// A description-reading model's answer to `question` read off `description` (text only, no
+    /// picture). Given the scene's true caption, it measures the reading apart from the describing.
+    public func answer(_ question: String, readingDescription description: String, maxTokens: Int = 32) throws -> String {
+        try requireReadsDescriptions()
+        let ids = try generator.generate(GenerationRequest(prompt: sequences.readingPrompt(description: description, question: question),
+                                                           maxNewTokens: maxTokens, stopTokens: [vocabulary.specials.endOfSequence])).ids
+        return try sequences.tokenizer.decode(ids, skipSpecialTokens: true)
+    }
+
+    /// Throws unless the model answers questions from its own description (`--answer-from-description`).
+    public func requireReadsDescriptions() throws {
+        guard readsOwnDescription else {
+            throw ShapesModelError.invalid(directory.appendingPathComponent("config.json").path,
+                                           reason: "this model answers from the picture, not from a description (\(Self.readsDescriptionKey) is not true; "
+                                               + "train with --describe-then-answer --answer-from-description)")
+        }
+    }
+
     /// The most frames, given and predicted together, that fit the model's context.
     public var maxVideoFrames: Int {
         let context = pipeline.transformer?.configuration.maxPositions ?? 0

@@ -38,6 +38,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
     var positionStep: Int?
 
+    @Flag(name: .customLong("read-true-captions"), help: "Understanding, for a model trained with --answer-from-description: also answer each question reading the scene's true caption instead of the model's own description (separates reading errors from describing errors).")
+    var readTrueCaptions = false
+
     @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
     var teacherForced = false
 
@@ -163,7 +166,8 @@ struct EvalCommand: ParsableCommand {
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
-            case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep)
+            case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep,
+                                                                                         readingTrueCaptions: readTrueCaptions)
             case .video:
                 guard videoPrefix + videoPredicted <= model.maxVideoFrames else {
                     throw UserError("--video-prefix \(videoPrefix) and --video-predicted \(videoPredicted): \(videoPrefix + videoPredicted) frames do not fit "
@@ -218,6 +222,10 @@ struct EvalCommand: ParsableCommand {
                          + "attribute accuracy captions \(f(u.captionAttributeAccuracy)), questions \(f(u.questionAttributeAccuracy))")
             lines.append("  questions answered exactly, by kind: "
                          + u.questionsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", "))
+            if let read = u.trueCaptionReading {
+                lines.append("  reading the true caption instead of its own description: questions exact \(f(read.questionExactMatch)); by kind "
+                             + read.questionsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", "))
+            }
         }
         if let v = r.video {
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "

@@ -105,7 +105,8 @@ final class DescribeThenAnswerTests: XCTestCase {
             let outcome = try ShapesRecipe(settings: settings, log: { logged.append($0) }).run(output: folder)
             return (outcome, logged)
         }
-        let (describing, describingLog) = try run(temporaryFolder("describe-first-pictures"))
+        let describingFolder = temporaryFolder("describe-first-pictures")
+        let (describing, describingLog) = try run(describingFolder)
         settings.answerFromDescription = true
         let folder = temporaryFolder("answer-from-description")
         let (reading, readingLog) = try run(folder)
@@ -137,6 +138,29 @@ final class DescribeThenAnswerTests: XCTestCase {
         XCTAssertEqual(Array(ids.dropFirst(description.count + 1)), reply, "the answer is read off the description alone")
         XCTAssertEqual(try model.answer(question, about: sample.image),
                        try model.sequences.tokenizer.decode(reply, skipSpecialTokens: true))
+
+        // Reading the true caption (`emu eval --read-true-captions`): the answer is what the model
+        // writes after the reading prompt of that caption, and the evaluation reads every question
+        // but the description ones that way, scored against the true answers.
+        let caption = CaptionGrammar.caption(sample.scene)
+        let fromCaption = try model.generator.generate(GenerationRequest(
+            prompt: model.sequences.readingPrompt(description: caption, question: question), maxNewTokens: 32,
+            stopTokens: [model.vocabulary.specials.endOfSequence])).ids
+        XCTAssertEqual(try model.answer(question, readingDescription: caption), try model.sequences.tokenizer.decode(fromCaption, skipSpecialTokens: true))
+        let report = try ShapesEvaluation(model: model).understanding(samples: 6, readingTrueCaptions: true)
+        let trueReading = try XCTUnwrap(report.trueCaptionReading)
+        let readable = TaskData.questions(.heldOut, count: 6, positionStep: report.positionStep).filter { $0.question.kind != .describe }
+        XCTAssertEqual(trueReading.questionsByKind.values.map(\.asked).reduce(0, +), readable.count)
+        let right = try readable.filter {
+            AnswerScorer.isExactMatch(try model.answer($0.question.question, readingDescription: CaptionGrammar.caption($0.scene)), expected: $0.question.answer)
+        }.count
+        XCTAssertEqual(trueReading.questionExactMatch, Double(right) / Double(readable.count), accuracy: 1e-12)
+        XCTAssertNil(try ShapesEvaluation(model: model).understanding(samples: 2).trueCaptionReading)
+        // A model that answers from the picture has no reading to test: refused by name.
+        let picturing = try ShapesModel(directory: describingFolder)
+        XCTAssertThrowsError(try ShapesEvaluation(model: picturing).understanding(samples: 2, readingTrueCaptions: true)) {
+            XCTAssertTrue("\($0)".contains(ShapesModel.readsDescriptionKey), "\($0)")
+        }
 
         // The flag needs the separator, and is true or false.
         let configURL = folder.appendingPathComponent("config.json")
