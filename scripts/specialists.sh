@@ -28,7 +28,13 @@ flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", 
 # say so, or its specialists would get today's recipe defaults.
 s.setdefault("actionNoise", 0); s.setdefault("actionChunk", 1)
 out = [f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None]
-if s.get("videoContextSource") == "modelPredictions": out.append("--video-context-source model")
+sources = {"modelPredictions": "model", "modelRollout": "rollout"}
+if s.get("videoContextSource") in sources: out.append("--video-context-source " + sources[s["videoContextSource"]])
+# The reasoning options (a unified model that writes before answering or acting gets specialists
+# that do too, or the comparison would measure the option, not the sharing).
+options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescription": "--answer-from-description",
+           "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects"}
+out += [flag for key, flag in options.items() if s.get(key) is True]
 print(" ".join(out))
 PY
 )"
