@@ -111,6 +111,10 @@ struct EvalCommand: ParsableCommand {
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
+            if readTrueCaptions {
+                guard tasks.contains(.understanding) else { throw UserError("--read-true-captions goes with --task understanding or all") }
+                try model.requireReadsDescriptions()  // before hours of other tasks, not after
+            }
             var report = try evaluate(model, tasks: tasks)
             if let compare {
                 var specialists: [String: Report] = [:]
