@@ -64,6 +64,11 @@ public struct ShapesEvaluation: Sendable {
         /// The still reference's mean error: how far objects have moved since the last given frame.
         public var stillFrameMeanErrorByFrame: [Double]
         public var codecCeilingShareByFrame: [Double]
+        /// A third reference, model-free: `MotionExtrapolation` reading the given frames through the
+        /// codec and moving their objects by the simulator's rules, its frames coded too. What the
+        /// codes allow a model that had learned the physics exactly.
+        public var extrapolationShareByFrame: [Double]
+        public var extrapolationMeanErrorByFrame: [Double]
         /// With `teacherForced`: index k is frame k+1 predicted from the true frames before it (as in
         /// training), not from the model's own earlier frames. Against the free-running scores
         /// this separates errors that compound from motion the model has not learned.
@@ -139,18 +144,20 @@ public struct ShapesEvaluation: Sendable {
                       teacherForced: Bool = false) throws -> VideoReport {
         var predicted: [RGBImage] = [], truth: [[ObjectState]] = []
         var predictedAt = [[RGBImage]](repeating: [], count: predictedFrames)
-        var stillAt = predictedAt, codedAt = predictedAt, forcedAt = predictedAt
+        var stillAt = predictedAt, codedAt = predictedAt, forcedAt = predictedAt, extrapolatedAt = predictedAt
         var truthAt = [[[ObjectState]]](repeating: [], count: predictedFrames)
         let side = Scene.canvasSize / model.codec.spatialFactor
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
             let still = try coded(clip.frames[prefixFrames - 1])
+            let extrapolated = MotionExtrapolation.predict(after: try clip.frames.prefix(prefixFrames).map(coded), count: predictedFrames)
             predicted += frames
             truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)
             for k in 0..<predictedFrames {
                 predictedAt[k].append(frames[k])
                 stillAt[k].append(still)
+                extrapolatedAt[k].append(try coded(VideoSimulator.render(extrapolated[k])))
                 codedAt[k].append(try coded(clip.frames[prefixFrames + k]))
                 truthAt[k].append(clip.states[prefixFrames + k])
                 // Frame 1 has the true prefix either way; greedy decoding makes it the free run's.
@@ -165,6 +172,7 @@ public struct ShapesEvaluation: Sendable {
         let still = scores(stillAt)
         let byFrame = scores(predictedAt)
         let forced = teacherForced ? scores(forcedAt) : nil
+        let extrapolation = scores(extrapolatedAt)
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
@@ -172,6 +180,8 @@ public struct ShapesEvaluation: Sendable {
                            meanErrorByFrame: byFrame.map(\.meanError),
                            stillFrameShareByFrame: still.map(\.shareWithinTolerance), stillFrameMeanErrorByFrame: still.map(\.meanError),
                            codecCeilingShareByFrame: scores(codedAt).map(\.shareWithinTolerance),
+                           extrapolationShareByFrame: extrapolation.map(\.shareWithinTolerance),
+                           extrapolationMeanErrorByFrame: extrapolation.map(\.meanError),
                            teacherForcedShareByFrame: forced?.map(\.shareWithinTolerance),
                            teacherForcedMeanErrorByFrame: forced?.map(\.meanError), samples: count)
     }

@@ -236,7 +236,9 @@ struct EvalCommand: ParsableCommand {
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "
                          + "(mean error \(v.stillFrameMeanErrorByFrame.map(f).joined(separator: " ")) px); "
-                         + "the true frames through the codec \(v.codecCeilingShareByFrame.map(f).joined(separator: " "))")
+                         + "the true frames through the codec \(v.codecCeilingShareByFrame.map(f).joined(separator: " ")); "
+                         + "the simulator's rules from the coded given frames \(v.extrapolationShareByFrame.map(f).joined(separator: " ")) "
+                         + "(mean error \(v.extrapolationMeanErrorByFrame.map(f).joined(separator: " ")) px)")
             if let forced = v.teacherForcedShareByFrame, let error = v.teacherForcedMeanErrorByFrame {
                 lines.append("  teacher-forced (each frame from the true frames before it): within 4 px by frame \(forced.map(f).joined(separator: " ")), "
                              + "mean error \(error.map(f).joined(separator: " ")) px")

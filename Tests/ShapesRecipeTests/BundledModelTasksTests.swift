@@ -161,7 +161,20 @@ final class BundledModelTasksTests: XCTestCase {
             XCTAssertEqual(report.stillFrameShareByFrame[k], still.shareWithinTolerance, accuracy: 1e-12)
             XCTAssertEqual(report.stillFrameMeanErrorByFrame[k], still.meanError, accuracy: 1e-9)
         }
-        // Objects move, so the still frame falls behind; the coded true frame does not.
+        // The extrapolation reference recomputed: the simulator's rules from the coded given frames.
+        func coded(_ frame: RGBImage) throws -> RGBImage {
+            try model.codec.decode(model.codec.encode(frame), rows: model.sequences.rows, columns: model.sequences.columns)
+        }
+        let futures = try clips.map { MotionExtrapolation.predict(after: try $0.frames.prefix(2).map(coded), count: 3) }
+        XCTAssertEqual(report.extrapolationShareByFrame.count, 3)
+        for k in 0..<3 {
+            let moved = VideoEvaluator.score(predicted: try futures.map { try coded(VideoSimulator.render($0[k])) }, truth: clips.map { $0.states[2 + k] })
+            XCTAssertEqual(report.extrapolationShareByFrame[k], moved.shareWithinTolerance, accuracy: 1e-12)
+            XCTAssertEqual(report.extrapolationMeanErrorByFrame[k], moved.meanError, accuracy: 1e-9)
+        }
+        // Objects move, so the still frame falls behind; the coded true frame does not, nor does
+        // moving the objects read from the coded frames.
+        XCTAssertLessThan(report.extrapolationMeanErrorByFrame[2], report.stillFrameMeanErrorByFrame[2])
         XCTAssertLessThan(report.stillFrameMeanErrorByFrame[0], report.stillFrameMeanErrorByFrame[2])
         XCTAssertLessThan(report.stillFrameShareByFrame[2], report.codecCeilingShareByFrame[2])
         XCTAssertGreaterThanOrEqual(report.codecCeilingShareByFrame.min() ?? 0, 0.5)
