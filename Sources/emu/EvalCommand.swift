@@ -38,7 +38,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("position-step"), help: "Understanding: held-out scenes with object centres on multiples of this many pixels (default: the world the model was trained on; 1 is anywhere).")
     var positionStep: Int?
 
-    @Flag(name: .customLong("read-true-captions"), help: "Understanding, for a model trained with --answer-from-description: also answer each question reading the scene's true caption instead of the model's own description (separates reading errors from describing errors).")
+    @Flag(name: .customLong("read-true-captions"), help: "Understanding, for a model trained with --answer-from-description: also answer each question reading the scene's true caption instead of the model's own description (separates reading errors from describing errors; --compare's specialists that answer from the picture are scored without it).")
     var readTrueCaptions = false
 
     @Flag(name: .customLong("teacher-forced"), help: "Video: also predict each frame from the true frames before it, as in training (separates compounding errors from unlearned motion).")
@@ -171,7 +171,7 @@ struct EvalCommand: ParsableCommand {
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep,
-                                                                                         readingTrueCaptions: readTrueCaptions)
+                                                                                         readingTrueCaptions: readTrueCaptions && model.readsOwnDescription)
             case .video:
                 guard videoPrefix + videoPredicted <= model.maxVideoFrames else {
                     throw UserError("--video-prefix \(videoPrefix) and --video-predicted \(videoPredicted): \(videoPrefix + videoPredicted) frames do not fit "
