@@ -150,8 +150,10 @@ public struct ShapesEvaluation: Sendable {
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
-            let still = try coded(clip.frames[prefixFrames - 1])
-            let extrapolated = MotionExtrapolation.predict(after: try clip.frames.prefix(prefixFrames).map(coded), count: predictedFrames)
+            // The last two given frames, coded once: the still reference and the extrapolation's input.
+            let lastGiven = try clip.frames[(prefixFrames - 2)..<prefixFrames].map(coded)
+            let still = lastGiven[1]
+            let extrapolated = MotionExtrapolation.predict(after: lastGiven, count: predictedFrames)
             predicted += frames
             truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)
             for k in 0..<predictedFrames {

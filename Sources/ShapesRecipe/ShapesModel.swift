@@ -286,16 +286,21 @@ public struct ShapesModel: Sendable {
         let room = maxTokens - described.count - 1
         guard room > 0 else { return description }
         let text = try sequences.tokenizer.decode(description, skipSpecialTokens: true)
-        return description + [separator] + (try generate(sequences.readingPrompt(description: text, question: question), room))
+        return description + [separator] + (try readingIDs(question, description: text, maxTokens: room, sampling: sampling))
+    }
+
+    /// What the model writes after reading `description` and `question` as text (no picture).
+    func readingIDs(_ question: String, description: String, maxTokens: Int, sampling: SamplingParameters = .greedy) throws -> [Int] {
+        try generator.generate(GenerationRequest(prompt: sequences.readingPrompt(description: description, question: question),
+                                                 maxNewTokens: maxTokens, sampling: sampling,
+                                                 stopTokens: [vocabulary.specials.endOfSequence])).ids
     }
 
     /// A description-reading model's answer to `question` read off `description` (text only, no
     /// picture). Given the scene's true caption, it measures the reading apart from the describing.
     public func answer(_ question: String, readingDescription description: String, maxTokens: Int = 32) throws -> String {
         try requireReadsDescriptions()
-        let ids = try generator.generate(GenerationRequest(prompt: sequences.readingPrompt(description: description, question: question),
-                                                           maxNewTokens: maxTokens, stopTokens: [vocabulary.specials.endOfSequence])).ids
-        return try sequences.tokenizer.decode(ids, skipSpecialTokens: true)
+        return try sequences.tokenizer.decode(readingIDs(question, description: description, maxTokens: maxTokens), skipSpecialTokens: true)
     }
 
     /// Throws unless the model answers questions from its own description (`--answer-from-description`).

@@ -16,7 +16,7 @@ public enum MotionExtrapolation {
         func velocity(_ displacement: Double) -> Int { min(max(Int(displacement.rounded()), -speed), speed) }
         return reader.objects(in: frames[frames.count - 1]).compactMap { object in
             let sameColor = before.filter { $0.color == object.color }
-            guard let earlier = sameColor.min(by: { distance($0, object) < distance($1, object) }) else { return nil }
+            guard let earlier = sameColor.min(by: { VideoEvaluator.distance($0, object) < VideoEvaluator.distance($1, object) }) else { return nil }
             var start = object
             // The simulator moves objects by whole pixels and keeps them inside the canvas.
             let low = object.halfSize, high = Double(Scene.canvasSize) - object.halfSize
@@ -30,9 +30,5 @@ public enum MotionExtrapolation {
     public static func predict(after frames: [RGBImage], count: Int, reader: SceneReader = SceneReader()) -> [[ObjectState]] {
         guard count > 0 else { return [] }
         return Array(VideoSimulator.simulate(states(readFrom: frames, reader: reader), frameCount: count + 1).dropFirst())
-    }
-
-    static func distance(_ a: SceneObject, _ b: SceneObject) -> Double {
-        ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
     }
 }

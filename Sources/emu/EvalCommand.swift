@@ -197,6 +197,9 @@ struct EvalCommand: ParsableCommand {
         func decisions(_ shares: [GripperDecision: Double]) -> String {
             GripperDecision.allCases.compactMap { d in shares[d].map { "\(d.rawValue) \(f($0))" } }.joined(separator: ", ")
         }
+        func tallies(_ byKind: [String: ShapesEvaluation.QuestionTally]) -> String {
+            byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", ")
+        }
         if let t = r.textToImage {
             let picked = r.reranking.candidates > 1 ? ", best of \(r.reranking.candidates) by \(r.reranking.score.rawValue)" : ""
             lines.append("text-to-image (cfg \(r.cfg), \(r.sampling)\(picked)): overall \(f(t.overall)); "
@@ -225,10 +228,10 @@ struct EvalCommand: ParsableCommand {
             lines.append("understanding\(world): exact match \(f(u.exactMatch)) (captions \(f(u.captionExactMatch)), questions \(f(u.questionExactMatch))); "
                          + "attribute accuracy captions \(f(u.captionAttributeAccuracy)), questions \(f(u.questionAttributeAccuracy))")
             lines.append("  questions answered exactly, by kind: "
-                         + u.questionsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", "))
+                         + tallies(u.questionsByKind))
             if let read = u.trueCaptionReading {
                 lines.append("  reading the true caption instead of its own description: questions exact \(f(read.questionExactMatch)); by kind "
-                             + read.questionsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.right)/\($0.value.asked)" }.joined(separator: ", "))
+                             + tallies(read.questionsByKind))
             }
         }
         if let v = r.video {

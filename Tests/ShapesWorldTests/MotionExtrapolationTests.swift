@@ -27,15 +27,15 @@ final class MotionExtrapolationTests: XCTestCase {
                 truth[k].append(clip.states[2 + k])
             }
         }
-        XCTAssertGreaterThan(exactStarts, 40)
+        XCTAssertGreaterThan(exactStarts, 44, "46 of these 60 clips move freely between the given frames")
         XCTAssertGreaterThan(bounced, 0, "some clips bounce between the given frames")
         let last = VideoEvaluator.score(predicted: predicted[3], truth: truth[3])
-        XCTAssertGreaterThanOrEqual(last.shareWithinTolerance, 0.9, "the simulator's rules from its own states, four frames on")
+        XCTAssertGreaterThanOrEqual(last.shareWithinTolerance, 0.93, "the simulator's rules from its own states, four frames on")
         XCTAssertEqual(last.missedCount, 0)
     }
 
     /// A wrong velocity shows: frames swapped in time read as the reverse motion, and the
-    /// prediction falls behind the true future.
+    /// prediction falls far behind the true future.
     func testReversedFramesPredictTheReverseMotion() {
         let clips = TaskData.videoClips(.heldOut, count: 30, frameCount: 6)
         let forward = clips.map { MotionExtrapolation.predict(after: [$0.frames[0], $0.frames[1]], count: 4)[3] }
@@ -43,7 +43,7 @@ final class MotionExtrapolationTests: XCTestCase {
         let truth = clips.map { $0.states[5] }
         let right = VideoEvaluator.score(predicted: forward.map(VideoSimulator.render), truth: truth)
         let wrong = VideoEvaluator.score(predicted: backward.map(VideoSimulator.render), truth: truth)
-        XCTAssertLessThan(wrong.shareWithinTolerance, right.shareWithinTolerance - 0.5)
+        XCTAssertLessThan(wrong.shareWithinTolerance, right.shareWithinTolerance - 0.8)
     }
 
     func testFramesWithoutObjectsPredictNone() {
