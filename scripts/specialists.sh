@@ -23,7 +23,7 @@ s = json.load(open(sys.argv[1]))
 flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", "questionCount": "--questions",
          "videoCount": "--videos", "actionEpisodes": "--action-episodes", "actionNoise": "--action-noise",
          "actionChunk": "--action-chunk", "videoContextNoise": "--video-context-noise", "positionStep": "--position-step", "hiddenSize": "--hidden-size",
-         "layers": "--layers", "imageGuidance": "--image-cfg", "imageTemperature": "--image-temperature"}
+         "layers": "--layers", "learningRate": "--learning-rate", "imageGuidance": "--image-cfg", "imageTemperature": "--image-temperature"}
 # A folder saved before the gripper options existed was trained on clean single-action labels:
 # say so, or its specialists would get today's recipe defaults.
 s.setdefault("actionNoise", 0); s.setdefault("actionChunk", 1)

@@ -87,6 +87,7 @@ enum ShapesCheckpointWriter {
         if s.minutes > 0 { flags.append(String(format: "--minutes %g", s.minutes)) }
         if s.hiddenSize != d.hiddenSize { flags.append("--hidden-size \(s.hiddenSize)") }
         if s.layers != d.layers { flags.append("--layers \(s.layers)") }
+        if s.learningRate != d.learningRate { flags.append("--learning-rate \(s.learningRate)") }
         if s.codebookSize != d.codebookSize { flags.append("--codebook-size \(s.codebookSize)") }
         if s.captionCount != d.captionCount { flags.append("--captions \(s.captionCount)") }
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }

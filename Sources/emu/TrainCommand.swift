@@ -104,6 +104,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("blank-cells"), inversion: .prefixedNo, help: "With --recipe shapes: code the VQ-VAE's empty cells as the empty canvas's codes (one code per place instead of hundreds that depend on objects elsewhere; default on with the VQ-VAE).")
     var blankCells: Bool?
 
+    @Option(name: .customLong("learning-rate"), help: "With --recipe shapes: the decoder's peak learning rate (AdamW, warmup then cosine decay; default: the recipe's 0.001).")
+    var learningRate: Float?
+
     @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default the recipe's 1.5).")
     var imageCFG: Float?
 
@@ -212,6 +215,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let positionStep {
                 guard (1...16).contains(positionStep) else { throw UserError("--position-step must be 1 to 16 pixels, not \(positionStep)") }
                 settings.positionStep = positionStep
+            }
+            if let learningRate {
+                guard learningRate > 0, learningRate < 1, learningRate.isFinite else { throw UserError("--learning-rate must be above 0 and below 1, not \(learningRate)") }
+                settings.learningRate = learningRate
             }
             if let imageCFG {
                 try ImageDrawing.check(imageCFG, flag: "--image-cfg")

@@ -199,6 +199,9 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         model4.actionEpisodes = 300
         model4.actionNoise = 0.1
         XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(model4).hasSuffix("--action-episodes 300 --action-noise 0.1 --action-chunk 1"))
+        var faster = ShapesRecipe.Settings()
+        faster.learningRate = 0.003
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003")
     }
 
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
