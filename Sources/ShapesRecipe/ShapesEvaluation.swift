@@ -150,9 +150,10 @@ public struct ShapesEvaluation: Sendable {
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames)
-            // The last two given frames, coded once: the still reference and the extrapolation's input.
-            let lastGiven = try clip.frames[(prefixFrames - 2)..<prefixFrames].map(coded)
-            let still = lastGiven[1]
+            // The last two given frames (one, if only one is given), coded once: the still reference
+            // and the extrapolation's input (which predicts nothing from a single frame).
+            let lastGiven = try clip.frames[max(prefixFrames - 2, 0)..<prefixFrames].map(coded)
+            let still = lastGiven[lastGiven.count - 1]
             let extrapolated = MotionExtrapolation.predict(after: lastGiven, count: predictedFrames)
             predicted += frames
             truth += clip.states.dropFirst(prefixFrames).prefix(predictedFrames)

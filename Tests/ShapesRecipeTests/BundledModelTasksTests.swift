@@ -178,6 +178,14 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertLessThan(report.stillFrameMeanErrorByFrame[0], report.stillFrameMeanErrorByFrame[2])
         XCTAssertLessThan(report.stillFrameShareByFrame[2], report.codecCeilingShareByFrame[2])
         XCTAssertGreaterThanOrEqual(report.codecCeilingShareByFrame.min() ?? 0, 0.5)
+        // One given frame: the still reference is that frame, and the extrapolation, with no motion
+        // to read, predicts nothing (every object missed) rather than failing the evaluation.
+        let single = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 1, predictedFrames: 1)
+        let clip = TaskData.videoClips(.heldOut, count: 1, frameCount: 2)[0]
+        let firstStill = VideoEvaluator.score(predicted: [try coded(clip.frames[0])], truth: [clip.states[1]])
+        XCTAssertEqual(single.stillFrameShareByFrame[0], firstStill.shareWithinTolerance, accuracy: 1e-12)
+        XCTAssertEqual(single.stillFrameMeanErrorByFrame[0], firstStill.meanError, accuracy: 1e-9)
+        XCTAssertEqual(single.extrapolationShareByFrame, [0])
     }
 
     func testTeacherForcedVideoPredictsEachFrameFromTheTrueOnesBeforeIt() throws {
