@@ -142,6 +142,16 @@ public struct ShapesEvaluation: Sendable {
 
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,
                       teacherForced: Bool = false) throws -> VideoReport {
+        // The references need a given frame and the score a predicted one; past the context, the
+        // generator would stop short of the frames asked for.
+        guard prefixFrames >= 1, predictedFrames >= 1 else {
+            throw ShapesModelError.invalid("video evaluation", reason: "\(prefixFrames) given and \(predictedFrames) predicted frames: "
+                                           + "it needs at least one of each")
+        }
+        guard prefixFrames + predictedFrames <= model.maxVideoFrames else {
+            throw ShapesModelError.invalid("video evaluation", reason: "\(prefixFrames) given and \(predictedFrames) predicted frames "
+                                           + "do not fit the model's context (\(model.maxVideoFrames) frames at most)")
+        }
         var predicted: [RGBImage] = [], truth: [[ObjectState]] = []
         var predictedAt = [[RGBImage]](repeating: [], count: predictedFrames)
         var stillAt = predictedAt, codedAt = predictedAt, forcedAt = predictedAt, extrapolatedAt = predictedAt

@@ -186,6 +186,15 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(single.stillFrameShareByFrame[0], firstStill.shareWithinTolerance, accuracy: 1e-12)
         XCTAssertEqual(single.stillFrameMeanErrorByFrame[0], firstStill.meanError, accuracy: 1e-9)
         XCTAssertEqual(single.extrapolationShareByFrame, [0])
+        // No given frame, no predicted frame, or more frames than the context holds: a named error.
+        let most = model.maxVideoFrames
+        for (given, predicted) in [(0, 1), (1, 0), (most, 1)] {
+            XCTAssertThrowsError(try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: given, predictedFrames: predicted)) { error in
+                guard case ShapesModelError.invalid(let what, let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(what, "video evaluation")
+                XCTAssertTrue(reason.contains("\(given) given and \(predicted) predicted"), reason)
+            }
+        }
     }
 
     func testTeacherForcedVideoPredictsEachFrameFromTheTrueOnesBeforeIt() throws {
