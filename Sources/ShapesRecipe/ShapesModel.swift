@@ -319,19 +319,32 @@ public struct ShapesModel: Sendable {
     }
 
     /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained).
-    public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy) throws -> [RGBImage] {
-        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling), count: count)
+    /// `motionGuidance` s other than 1 guides the frames away from a still clip: classifier-free
+    /// guidance whose unconditional prompt is the prefix with every frame the last given one, so
+    /// scores are u + s · (c − u) with u what the model predicts if nothing moved (from one given
+    /// frame the two prompts are the same and guidance changes nothing).
+    public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
+                              motionGuidance: Float = 1) throws -> [RGBImage] {
+        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance), count: count)
     }
 
     /// The generated tokens of `continueVideo`: `count` frames' grids with their line and frame ends.
-    public func continueVideoIDs(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy) throws -> [Int] {
+    public func continueVideoIDs(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
+                                 motionGuidance: Float = 1) throws -> [Int] {
+        guard motionGuidance.isFinite, motionGuidance >= 0 else {
+            throw ShapesModelError.invalid("video continuation", reason: "motion guidance \(motionGuidance) is not a scale (0 or more; 1 is none)")
+        }
         let prefixCodes = try prefix.map(codec.encode)
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
                                              offsetAtStart: prefixCodes.count * sequences.frameLength)
+        let still = prefixCodes.last.map { [[Int]](repeating: $0, count: prefixCodes.count) }
+        let guidance = still.flatMap { still in
+            motionGuidance == 1 ? nil : ClassifierFreeGuidance(unconditionalPrompt: sequences.videoPrompt(prefixCodes: still), scale: motionGuidance)
+        }
         return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
-                                                        sampling: sampling, constraint: constraint)).ids
+                                                        sampling: sampling, constraint: constraint, guidance: guidance)).ids
     }
 
     /// The `count` pictures coded in `ids`, frame after frame (a frame cut short is filled with code 0).

@@ -50,6 +50,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("video-predicted"), help: "Video: the frames predicted after the prefix (default 4).")
     var videoPredicted: Int = 4
 
+    @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a still clip (the given frames all replaced by the last one) with this scale (1: none, the default; see RESULTS.md).")
+    var motionGuidance: Float = 1
+
     @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
     var executedActions: Int = 1
 
@@ -106,6 +109,7 @@ struct EvalCommand: ParsableCommand {
             guard videoPrefix >= 2, videoPredicted >= 1 else {
                 throw UserError("--video-prefix must be at least 2 frames (motion needs two) and --video-predicted at least 1")
             }
+            guard motionGuidance.isFinite, motionGuidance >= 0 else { throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)") }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
@@ -178,7 +182,7 @@ struct EvalCommand: ParsableCommand {
                                     + "\(model.directory.lastPathComponent)'s context (\(model.maxVideoFrames) frames at most)")
                 }
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
-                                                    teacherForced: teacherForced)
+                                                    teacherForced: teacherForced, motionGuidance: motionGuidance)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
                 report.executedActions = executedActions
@@ -235,7 +239,8 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let v = r.video {
-            lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
+            let guided = v.motionGuidance == 1 ? "" : ", motion guidance \(v.motionGuidance)"
+            lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)\(guided)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "
                          + "(mean error \(v.stillFrameMeanErrorByFrame.map(f).joined(separator: " ")) px); "

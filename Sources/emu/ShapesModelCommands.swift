@@ -82,7 +82,8 @@ enum ShapesModelCommands {
         }
         let count = command.frames - given.count
         let ids = try userFacing {
-            try model.continueVideoIDs(given, count: count, sampling: command.sampling.parameters(greedyByDefault: true))
+            try model.continueVideoIDs(given, count: count, sampling: command.sampling.parameters(greedyByDefault: true),
+                                       motionGuidance: command.cfg ?? 1)
         }
         let predicted = try model.frames(fromIDs: ids, count: count)
         try VideoFile.writeGIF(given + predicted, delayCentiseconds: max(1, 100 / command.fps), to: URL(fileURLWithPath: command.out))

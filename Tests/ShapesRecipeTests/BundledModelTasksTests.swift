@@ -147,6 +147,29 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(frames[0].width, Scene.canvasSize)
     }
 
+    func testMotionGuidanceContrastsTheClipWithAStillOne() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let clip = VideoSimulator.clip(seed: 5)
+        let given = Array(clip.frames.prefix(2)), still = [clip.frames[1], clip.frames[1]]
+        let plain = try model.continueVideoIDs(given, count: 1)
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 1), plain, "scale 1 is no guidance")
+        // Scale 0 leaves only the unconditional side: the continuation of the still clip.
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 0), try model.continueVideoIDs(still, count: 1))
+        // The still clip is the one to steer away from, so a strong scale changes the frame written.
+        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4), plain)
+        // From one given frame the two prompts are the same, and guidance changes nothing.
+        let single = [clip.frames[0]]
+        XCTAssertEqual(try model.continueVideoIDs(single, count: 1, motionGuidance: 4), try model.continueVideoIDs(single, count: 1))
+        for bad: Float in [-1, .nan, .infinity] {
+            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: bad)) { error in
+                guard case ShapesModelError.invalid(let what, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(what, "video continuation")
+            }
+        }
+        let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1, motionGuidance: 4)
+        XCTAssertEqual(report.motionGuidance, 4)
+    }
+
     func testVideoReportsItsReferences() throws {
         let model = try ShapesModel(directory: Self.folder)
         let report = try ShapesEvaluation(model: model).video(samples: 4, prefixFrames: 2, predictedFrames: 3)
