@@ -322,7 +322,7 @@ public struct ShapesModel: Sendable {
     /// `motionGuidance` s other than 1 guides the frames away from a still clip: classifier-free
     /// guidance whose unconditional prompt is the prefix with every frame the last given one, so
     /// scores are u + s · (c − u) with u what the model predicts if nothing moved (from one given
-    /// frame the two prompts are the same and guidance changes nothing).
+    /// frame the two prompts are the same, and no guidance runs).
     public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
                               motionGuidance: Float = 1) throws -> [RGBImage] {
         try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance), count: count)
@@ -339,9 +339,11 @@ public struct ShapesModel: Sendable {
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
                                              offsetAtStart: prefixCodes.count * sequences.frameLength)
-        let still = prefixCodes.last.map { [[Int]](repeating: $0, count: prefixCodes.count) }
-        let guidance = still.flatMap { still in
-            motionGuidance == 1 ? nil : ClassifierFreeGuidance(unconditionalPrompt: sequences.videoPrompt(prefixCodes: still), scale: motionGuidance)
+        // The generator drops a scale of 1 itself; from one frame the still clip is the prompt, so
+        // a second sequence would only repeat the first.
+        let guidance = prefixCodes.count < 2 ? nil : prefixCodes.last.map { last in
+            ClassifierFreeGuidance(unconditionalPrompt: sequences.videoPrompt(prefixCodes: [[Int]](repeating: last, count: prefixCodes.count)),
+                                   scale: motionGuidance)
         }
         return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
                                                         sampling: sampling, constraint: constraint, guidance: guidance)).ids
