@@ -53,6 +53,9 @@ public struct Generator: Sendable {
         guard !request.prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard request.maxNewTokens >= 0 else { throw GenerationError.invalidParameter("max new tokens is negative") }
         let guidance = request.guidance.flatMap { $0.scale == 1 ? nil : $0 }
+        if let p = guidance?.plausibility, !(p >= 0 && p <= 1) {
+            throw GenerationError.invalidParameter("guidance plausibility \(p) is not a share (0 to 1)")
+        }
         var positions = request.prompt.count + request.maxNewTokens
         try checkContext(promptLength: request.prompt.count, newTokens: request.maxNewTokens)
         if let guidance {
@@ -88,6 +91,7 @@ public struct Generator: Sendable {
                     throw GenerationError.unsatisfiableConstraint(offset: generated.count)
                 }
             }
+            if let guidance, guidance.plausibility > 0 { row = guidance.keepingPlausible(row, conditional: logits.toArray()) }
             let token = sampler.next(row)
             generated.append(token)
             if !onToken(GeneratedToken(id: token, index: generated.count - 1)) {

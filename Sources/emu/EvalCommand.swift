@@ -53,6 +53,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a still clip (the given frames all replaced by the last one) with this scale (1: none, the default; see RESULTS.md).")
     var motionGuidance: Float = 1
 
+    @Option(name: .customLong("motion-plausibility"), help: "Video, with --motion-guidance: guidance chooses only codes that the unguided prediction gives at least this share of its likeliest code's probability (0: any code, the default; 0 to 1).")
+    var motionPlausibility: Float = 0
+
     @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
     var executedActions: Int = 1
 
@@ -110,6 +113,9 @@ struct EvalCommand: ParsableCommand {
                 throw UserError("--video-prefix must be at least 2 frames (motion needs two) and --video-predicted at least 1")
             }
             guard motionGuidance.isFinite, motionGuidance >= 0 else { throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)") }
+            guard motionPlausibility >= 0, motionPlausibility <= 1 else {
+                throw UserError("--motion-plausibility must be a share from 0 to 1, not \(motionPlausibility)")
+            }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
@@ -182,7 +188,8 @@ struct EvalCommand: ParsableCommand {
                                     + "\(model.directory.lastPathComponent)'s context (\(model.maxVideoFrames) frames at most)")
                 }
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
-                                                    teacherForced: teacherForced, motionGuidance: motionGuidance)
+                                                    teacherForced: teacherForced, motionGuidance: motionGuidance,
+                                                    motionPlausibility: motionPlausibility)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
                 report.executedActions = executedActions
@@ -239,7 +246,8 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let v = r.video {
-            let guided = v.motionGuidance == 1 ? "" : ", motion guidance \(v.motionGuidance)"
+            let plausible = v.motionPlausibility == 0 ? "" : " (plausibility \(v.motionPlausibility))"
+            let guided = v.motionGuidance == 1 ? "" : ", motion guidance \(v.motionGuidance)\(plausible)"
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)\(guided)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "

@@ -168,6 +168,28 @@ final class BundledModelTasksTests: XCTestCase {
         }
         let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1, motionGuidance: 4)
         XCTAssertEqual(report.motionGuidance, 4)
+        XCTAssertEqual(report.motionPlausibility, 0)
+    }
+
+    /// Plausibility 1 lets guidance pick only the plain continuation's own greedy code, so even a
+    /// strong scale writes the plain frame; a share outside 0...1 is refused with a named error.
+    func testMotionGuidancePlausibilityBoundsWhatGuidanceMayChoose() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        let clip = VideoSimulator.clip(seed: 5)
+        let given = Array(clip.frames.prefix(2))
+        let plain = try model.continueVideoIDs(given, count: 1)
+        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: 0), plain)
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: 1), plain)
+        for bad: Float in [-0.5, 2, .nan] {
+            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: bad)) { error in
+                guard case ShapesModelError.invalid(let what, let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(what, "video continuation")
+                XCTAssertTrue(reason.contains("plausibility"), reason)
+            }
+        }
+        let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1,
+                                                              motionGuidance: 4, motionPlausibility: 0.5)
+        XCTAssertEqual(report.motionPlausibility, 0.5)
     }
 
     func testVideoReportsItsReferences() throws {
