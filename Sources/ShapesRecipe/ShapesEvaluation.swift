@@ -50,10 +50,8 @@ public struct ShapesEvaluation: Sendable {
     public struct VideoReport: Codable, Sendable {
         public var prefixFrames: Int
         public var predictedFrames: Int
-        /// The motion guidance every prediction used (1: none).
-        public var motionGuidance: Float
-        /// Its plausibility share α (0: none).
-        public var motionPlausibility: Float
+        /// The motion guidance every prediction used (scale 1: none).
+        public var motionGuidance: MotionGuidance
         /// Over every predicted frame of every clip (`score.perFrame*` run clip after clip).
         public var score: VideoPredictionScore
         /// Share of objects within 4 px in the last predicted frame (the "after 4 frames").
@@ -144,10 +142,9 @@ public struct ShapesEvaluation: Sendable {
                              questionsByKind: byKind, trueCaptionReading: reading)
     }
 
-    /// `motionGuidance`, `motionPlausibility`: `ShapesModel.continueVideo`'s, for every prediction
-    /// (free-running and teacher-forced).
+    /// `motionGuidance`: `ShapesModel.continueVideo`'s, for every prediction (free-running and teacher-forced).
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,
-                      teacherForced: Bool = false, motionGuidance: Float = 1, motionPlausibility: Float = 0) throws -> VideoReport {
+                      teacherForced: Bool = false, motionGuidance: MotionGuidance = .none) throws -> VideoReport {
         // The references need a given frame and the score a predicted one; past the context, the
         // generator would stop short of the frames asked for.
         guard prefixFrames >= 1, predictedFrames >= 1 else {
@@ -165,8 +162,7 @@ public struct ShapesEvaluation: Sendable {
         let side = Scene.canvasSize / model.codec.spatialFactor
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
-            let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames, motionGuidance: motionGuidance,
-                                                motionPlausibility: motionPlausibility)
+            let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames, motionGuidance: motionGuidance)
             // The last two given frames (one, if only one is given), coded once: the still reference
             // and the extrapolation's input (which predicts nothing from a single frame).
             let lastGiven = try clip.frames[max(prefixFrames - 2, 0)..<prefixFrames].map(coded)
@@ -183,8 +179,7 @@ public struct ShapesEvaluation: Sendable {
                 // Frame 1 has the true prefix either way; greedy decoding makes it the free run's.
                 if teacherForced {
                     forcedAt[k] += k == 0 ? [frames[0]] : try model.continueVideo(Array(clip.frames.prefix(prefixFrames + k)), count: 1,
-                                                                               motionGuidance: motionGuidance,
-                                                                               motionPlausibility: motionPlausibility)
+                                                                               motionGuidance: motionGuidance)
                 }
             }
         }
@@ -196,7 +191,7 @@ public struct ShapesEvaluation: Sendable {
         let forced = teacherForced ? scores(forcedAt) : nil
         let extrapolation = scores(extrapolatedAt)
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames, motionGuidance: motionGuidance,
-                           motionPlausibility: motionPlausibility, score: VideoEvaluator.score(predicted: predicted, truth: truth),
+                           score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
                            shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),
                            meanErrorByFrame: byFrame.map(\.meanError),

@@ -318,38 +318,26 @@ public struct ShapesModel: Sendable {
         return (context - sequences.videoPrompt(prefixCodes: []).count) / sequences.frameLength
     }
 
-    /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained).
-    /// `motionGuidance` s other than 1 guides the frames away from a still clip: classifier-free
-    /// guidance whose unconditional prompt is the prefix with every frame the last given one, so
-    /// scores are u + s · (c − u) with u what the model predicts if nothing moved (from one given
-    /// frame the two prompts are the same, and no guidance runs). `motionPlausibility` α > 0 lets
-    /// guidance choose only codes the plain continuation gives at least α times its likeliest
-    /// code's probability (`ClassifierFreeGuidance.plausibility`).
+    /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained),
+    /// guided away from a clip without the given motion if `motionGuidance` says so.
     public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
-                              motionGuidance: Float = 1, motionPlausibility: Float = 0) throws -> [RGBImage] {
-        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance,
-                                             motionPlausibility: motionPlausibility), count: count)
+                              motionGuidance: MotionGuidance = .none) throws -> [RGBImage] {
+        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance), count: count)
     }
 
     /// The generated tokens of `continueVideo`: `count` frames' grids with their line and frame ends.
     public func continueVideoIDs(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
-                                 motionGuidance: Float = 1, motionPlausibility: Float = 0) throws -> [Int] {
-        guard motionGuidance.isFinite, motionGuidance >= 0 else {
-            throw ShapesModelError.invalid("video continuation", reason: "motion guidance \(motionGuidance) is not a scale (0 or more; 1 is none)")
-        }
-        guard motionPlausibility >= 0, motionPlausibility <= 1 else {
-            throw ShapesModelError.invalid("video continuation", reason: "motion guidance plausibility \(motionPlausibility) is not a share (0 to 1)")
-        }
+                                 motionGuidance: MotionGuidance = .none) throws -> [Int] {
+        try motionGuidance.validate("video continuation")
         let prefixCodes = try prefix.map(codec.encode)
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,
                                              offsetAtStart: prefixCodes.count * sequences.frameLength)
-        // The generator drops a scale of 1 itself; from one frame the still clip is the prompt, so
-        // a second sequence would only repeat the first.
-        let guidance = prefixCodes.count < 2 ? nil : prefixCodes.last.map { last in
-            ClassifierFreeGuidance(unconditionalPrompt: sequences.videoPrompt(prefixCodes: [[Int]](repeating: last, count: prefixCodes.count)),
-                                   scale: motionGuidance, plausibility: motionPlausibility)
+        // The generator drops a scale of 1 itself.
+        let guidance = motionGuidance.contrastCodes(prefixCodes).map {
+            ClassifierFreeGuidance(unconditionalPrompt: sequences.videoPrompt(prefixCodes: $0), scale: motionGuidance.scale,
+                                   plausibility: motionGuidance.plausibility)
         }
         return try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: count * constraint.frameLength,
                                                         sampling: sampling, constraint: constraint, guidance: guidance)).ids

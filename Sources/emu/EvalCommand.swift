@@ -56,6 +56,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("motion-plausibility"), help: "Video, with --motion-guidance: guidance chooses only codes that the unguided prediction gives at least this share of its likeliest code's probability (0: any code, the default; 0 to 1).")
     var motionPlausibility: Float = 0
 
+    @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: still (every given frame the last one, the default) or reversed (the given frames backwards).")
+    var motionContrast: MotionGuidance.Contrast = .still
+
     @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
     var executedActions: Int = 1
 
@@ -188,8 +191,9 @@ struct EvalCommand: ParsableCommand {
                                     + "\(model.directory.lastPathComponent)'s context (\(model.maxVideoFrames) frames at most)")
                 }
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
-                                                    teacherForced: teacherForced, motionGuidance: motionGuidance,
-                                                    motionPlausibility: motionPlausibility)
+                                                    teacherForced: teacherForced,
+                                                    motionGuidance: MotionGuidance(scale: motionGuidance, plausibility: motionPlausibility,
+                                                                                   contrast: motionContrast))
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
                 report.executedActions = executedActions
@@ -246,8 +250,9 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let v = r.video {
-            let plausible = v.motionPlausibility == 0 ? "" : " (plausibility \(v.motionPlausibility))"
-            let guided = v.motionGuidance == 1 ? "" : ", motion guidance \(v.motionGuidance)\(plausible)"
+            let g = v.motionGuidance
+            let plausible = g.plausibility == 0 ? "" : ", plausibility \(g.plausibility)"
+            let guided = g.scale == 1 ? "" : ", motion guidance \(g.scale) from a \(g.contrast.rawValue) clip\(plausible)"
             lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)\(guided)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "
@@ -284,3 +289,5 @@ struct EvalCommand: ParsableCommand {
 }
 
 extension ImageReranking.Score: ExpressibleByArgument {}
+
+extension MotionGuidance.Contrast: ExpressibleByArgument {}

@@ -83,7 +83,7 @@ enum ShapesModelCommands {
         let count = command.frames - given.count
         let ids = try userFacing {
             try model.continueVideoIDs(given, count: count, sampling: command.sampling.parameters(greedyByDefault: true),
-                                       motionGuidance: command.cfg ?? 1)
+                                       motionGuidance: MotionGuidance(scale: command.cfg ?? 1))
         }
         let predicted = try model.frames(fromIDs: ids, count: count)
         try VideoFile.writeGIF(given + predicted, delayCentiseconds: max(1, 100 / command.fps), to: URL(fileURLWithPath: command.out))

@@ -152,23 +152,25 @@ final class BundledModelTasksTests: XCTestCase {
         let clip = VideoSimulator.clip(seed: 5)
         let given = Array(clip.frames.prefix(2)), still = [clip.frames[1], clip.frames[1]]
         let plain = try model.continueVideoIDs(given, count: 1)
-        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 1), plain, "scale 1 is no guidance")
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 1)), plain, "scale 1 is no guidance")
         // Scale 0 leaves only the unconditional side: the continuation of the still clip.
-        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 0), try model.continueVideoIDs(still, count: 1))
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 0)), try model.continueVideoIDs(still, count: 1))
+        // The reversed contrast's unconditional side is the given frames backwards.
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 0, contrast: .reversed)),
+                       try model.continueVideoIDs(given.reversed(), count: 1))
         // The still clip is the one to steer away from, so a strong scale changes the frame written.
-        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4), plain)
+        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4)), plain)
         // From one given frame the two prompts are the same, and guidance changes nothing.
         let single = [clip.frames[0]]
-        XCTAssertEqual(try model.continueVideoIDs(single, count: 1, motionGuidance: 4), try model.continueVideoIDs(single, count: 1))
+        XCTAssertEqual(try model.continueVideoIDs(single, count: 1, motionGuidance: MotionGuidance(scale: 4)), try model.continueVideoIDs(single, count: 1))
         for bad: Float in [-1, .nan, .infinity] {
-            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: bad)) { error in
+            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: bad))) { error in
                 guard case ShapesModelError.invalid(let what, _) = error else { return XCTFail("\(error)") }
                 XCTAssertEqual(what, "video continuation")
             }
         }
-        let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1, motionGuidance: 4)
-        XCTAssertEqual(report.motionGuidance, 4)
-        XCTAssertEqual(report.motionPlausibility, 0)
+        let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1, motionGuidance: MotionGuidance(scale: 4))
+        XCTAssertEqual(report.motionGuidance, MotionGuidance(scale: 4))
     }
 
     /// Plausibility 1 lets guidance pick only the plain continuation's own greedy code, so even a
@@ -178,18 +180,18 @@ final class BundledModelTasksTests: XCTestCase {
         let clip = VideoSimulator.clip(seed: 5)
         let given = Array(clip.frames.prefix(2))
         let plain = try model.continueVideoIDs(given, count: 1)
-        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: 0), plain)
-        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: 1), plain)
+        XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, plausibility: 0)), plain)
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, plausibility: 1)), plain)
         for bad: Float in [-0.5, 2, .nan] {
-            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: 4, motionPlausibility: bad)) { error in
+            XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, plausibility: bad))) { error in
                 guard case ShapesModelError.invalid(let what, let reason) = error else { return XCTFail("\(error)") }
                 XCTAssertEqual(what, "video continuation")
                 XCTAssertTrue(reason.contains("plausibility"), reason)
             }
         }
         let report = try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1,
-                                                              motionGuidance: 4, motionPlausibility: 0.5)
-        XCTAssertEqual(report.motionPlausibility, 0.5)
+                                                              motionGuidance: MotionGuidance(scale: 4, plausibility: 0.5))
+        XCTAssertEqual(report.motionGuidance.plausibility, 0.5)
     }
 
     func testVideoReportsItsReferences() throws {
