@@ -205,11 +205,13 @@ public struct ShapesEvaluation: Sendable {
 
     /// Closed loop on held-out tasks, taking the first `executedPerPrediction` actions of each chunk
     /// the model writes before it looks again (1: a fresh prediction at every step).
-    public func actions(samples count: Int, executedPerPrediction: Int = 1) throws -> ActionEvaluation {
+    /// `instructionGuidance`: `ShapesModel.actionPlan`'s, for every prediction (here and on the expert's states).
+    public func actions(samples count: Int, executedPerPrediction: Int = 1, instructionGuidance: Float = 1) throws -> ActionEvaluation {
         var policy = ChunkedPolicy(executed: executedPerPrediction)
         return try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count)) { observation in
             try policy.action(for: observation) {
-                try model.actions(for: $0.instructionText, seeing: $0.image, count: executedPerPrediction)
+                try model.actions(for: $0.instructionText, seeing: $0.image, count: executedPerPrediction,
+                                  instructionGuidance: instructionGuidance)
             }
         }
     }
@@ -217,10 +219,11 @@ public struct ShapesEvaluation: Sendable {
     /// The policy on the expert's own held-out episodes (the same tasks `actions` runs): per-decision
     /// accuracy without compounding errors; for a model that writes where things are before acting,
     /// also how often that is right.
-    public func actionsOnExpertStates(samples count: Int) throws -> ExpertStateAccuracy {
+    public func actionsOnExpertStates(samples count: Int, instructionGuidance: Float = 1) throws -> ExpertStateAccuracy {
         var written: [String] = [], truth: [String] = []
         var result = try ActionEvaluator.expertStateAccuracy(TaskData.actionEpisodes(.heldOut, count: count)) { observation in
-            let plan = try model.actionPlan(for: observation.instructionText, seeing: observation.image, count: 1)
+            let plan = try model.actionPlan(for: observation.instructionText, seeing: observation.image, count: 1,
+                                            instructionGuidance: instructionGuidance)
             if model.locatesBeforeActing {
                 written.append(plan.situation)
                 truth.append(GripperSituation.text(of: observation.world, for: observation.instruction,

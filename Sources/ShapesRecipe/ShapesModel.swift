@@ -366,22 +366,35 @@ public struct ShapesModel: Sendable {
     /// (greedy; fewer if it closes the action span sooner). A model trained on chunks of the
     /// expert's next actions (`--action-chunk`) writes a plan; one trained on single actions
     /// usually closes the span after one. A `count` below 1 asks for one.
-    public func actions(for instruction: String, seeing image: RGBImage, count: Int) throws -> [Action] {
-        try actionPlan(for: instruction, seeing: image, count: count).actions
+    public func actions(for instruction: String, seeing image: RGBImage, count: Int,
+                        instructionGuidance: Float = 1) throws -> [Action] {
+        try actionPlan(for: instruction, seeing: image, count: count, instructionGuidance: instructionGuidance).actions
     }
 
     /// `actions`, with what the model wrote before them: where it sees the gripper, the named
     /// object and the goal (`GripperSituation`) if it was taught to (`locatesBeforeActing`), else "".
-    public func actionPlan(for instruction: String, seeing image: RGBImage, count: Int) throws -> (situation: String, actions: [Action]) {
+    /// `instructionGuidance` s other than 1 is classifier-free guidance against the same picture
+    /// with no instruction (u + s · (c − u)): what the instruction adds to the choice is weighed s
+    /// times. The recipe never trains an empty instruction, so u is the model's guess off its data.
+    public func actionPlan(for instruction: String, seeing image: RGBImage, count: Int,
+                           instructionGuidance: Float = 1) throws -> (situation: String, actions: [Action]) {
+        guard instructionGuidance.isFinite, instructionGuidance >= 0 else {
+            throw ShapesModelError.invalid("actions", reason: "instruction guidance \(instructionGuidance) is not a scale (0 or more; 1 is none)")
+        }
         let count = max(1, count)
-        let prompt = sequences.actionPrompt(imageCodes: try codec.encode(image), instruction: instruction)
+        let imageCodes = try codec.encode(image)
+        let prompt = sequences.actionPrompt(imageCodes: imageCodes, instruction: instruction)
+        // The generator drops a scale of 1 itself.
+        let guidance = ClassifierFreeGuidance(unconditionalPrompt: sequences.actionPrompt(imageCodes: imageCodes, instruction: ""),
+                                              scale: instructionGuidance)
         let actions = Action.allCases.map { ($0, vocabulary.actionToken($0)) }
         let situationWords = locatesBeforeActing ? GripperSituation.words.compactMap { vocabulary.ids[$0] } : []
         let room = locatesBeforeActing ? GripperSituation.maximumWords : 0
         let constraint = ActionSpanConstraint(begin: vocabulary.beginOfAction, actions: actions.map(\.1), end: vocabulary.endOfAction,
                                               situationWords: situationWords, situationRoom: room)
         let result = try generator.generate(GenerationRequest(prompt: prompt, maxNewTokens: room + 1 + count,
-                                                              stopTokens: [vocabulary.endOfAction], constraint: constraint))
+                                                              stopTokens: [vocabulary.endOfAction], constraint: constraint,
+                                                              guidance: guidance))
         let begin = result.ids.firstIndex(of: vocabulary.beginOfAction) ?? result.ids.count
         let situation = try sequences.tokenizer.decode(Array(result.ids[..<begin]), skipSpecialTokens: true)
         let byToken = Dictionary(uniqueKeysWithValues: actions.map { ($0.1, $0.0) })

@@ -59,6 +59,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: still (every given frame the last one, the default) or reversed (the given frames backwards).")
     var motionContrast: MotionGuidance.Contrast = .still
 
+    @Option(name: .customLong("instruction-guidance"), help: "Actions: guide each prediction away from the same picture with no instruction with this scale (1: none, the default; see RESULTS.md).")
+    var instructionGuidance: Float = 1
+
     @Option(name: .customLong("executed-actions"), help: "Actions: closed loop takes the first this many actions of each chunk the model writes before it looks again (1: a new prediction at every step).")
     var executedActions: Int = 1
 
@@ -88,6 +91,8 @@ struct EvalCommand: ParsableCommand {
         var actions: ActionEvaluation?
         /// Closed-loop actions taken per prediction (`--executed-actions`).
         var executedActions: Int?
+        /// The instruction guidance every action prediction used (`--instruction-guidance`; 1: none).
+        var instructionGuidance: Float?
         /// The policy on the expert's own states (behaviour-cloning accuracy, no compounding).
         var actionsOnExpertStates: ExpertStateAccuracy?
         /// With --compare: each specialist's report on its own task.
@@ -98,6 +103,7 @@ struct EvalCommand: ParsableCommand {
             case model, codec, samples, cfg, sampling, reranking, understanding, video, actions, specialists, seconds
             case codecCeiling = "codec_ceiling", textToImageLoss = "text_to_image_loss", backgroundCodes = "background_codes"
             case actionsOnExpertStates = "actions_on_expert_states", executedActions = "executed_actions"
+            case instructionGuidance = "instruction_guidance"
             case textToImage = "text_to_image", cfgSweep = "cfg_sweep"
         }
     }
@@ -114,6 +120,9 @@ struct EvalCommand: ParsableCommand {
             }
             guard videoPrefix >= 2, videoPredicted >= 1 else {
                 throw UserError("--video-prefix must be at least 2 frames (motion needs two) and --video-predicted at least 1")
+            }
+            guard instructionGuidance.isFinite, instructionGuidance >= 0 else {
+                throw UserError("--instruction-guidance must be 0 or more (1: none), not \(instructionGuidance)")
             }
             guard motionGuidance.isFinite, motionGuidance >= 0 else { throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)") }
             guard motionPlausibility >= 0, motionPlausibility <= 1 else {
@@ -195,9 +204,11 @@ struct EvalCommand: ParsableCommand {
                                                     motionGuidance: MotionGuidance(scale: motionGuidance, plausibility: motionPlausibility,
                                                                                    contrast: motionContrast))
             case .actions:
-                report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions)
+                report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions,
+                                                        instructionGuidance: instructionGuidance)
                 report.executedActions = executedActions
-                report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples)
+                report.instructionGuidance = instructionGuidance
+                report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples, instructionGuidance: instructionGuidance)
             case .all: break
             }
             Output.log("\(model.directory.lastPathComponent) \(t.rawValue): done in \(String(format: "%.1f", Date().timeIntervalSince(taskStart))) s")

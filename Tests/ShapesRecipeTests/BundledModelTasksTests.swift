@@ -194,6 +194,30 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(report.motionGuidance.plausibility, 0.5)
     }
 
+    /// Instruction guidance contrasts the instruction with none: scale 1 is the plain plan, scale 0
+    /// the plan for the same picture with no instruction, a strong scale changes some plan, and a
+    /// bad scale is refused with a named error.
+    func testInstructionGuidanceContrastsWithNoInstruction() throws {
+        let model = try ShapesModel(directory: Self.folder)
+        var changed = 0
+        for episode in TaskData.actionEpisodes(.heldOut, count: 8) {
+            let picture = episode.frames[0]
+            let plain = try model.actions(for: episode.instruction, seeing: picture, count: 4)
+            XCTAssertEqual(try model.actions(for: episode.instruction, seeing: picture, count: 4, instructionGuidance: 1), plain)
+            XCTAssertEqual(try model.actions(for: episode.instruction, seeing: picture, count: 4, instructionGuidance: 0),
+                           try model.actions(for: "", seeing: picture, count: 4))
+            if try model.actions(for: episode.instruction, seeing: picture, count: 4, instructionGuidance: 8) != plain { changed += 1 }
+        }
+        XCTAssertGreaterThan(changed, 0, "a strong scale changes at least one plan of eight")
+        let episode = TaskData.actionEpisodes(.heldOut, count: 1)[0]
+        for bad: Float in [-1, .nan, .infinity] {
+            XCTAssertThrowsError(try model.actions(for: episode.instruction, seeing: episode.frames[0], count: 1, instructionGuidance: bad)) { error in
+                guard case ShapesModelError.invalid(let what, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(what, "actions")
+            }
+        }
+    }
+
     func testVideoReportsItsReferences() throws {
         let model = try ShapesModel(directory: Self.folder)
         let report = try ShapesEvaluation(model: model).video(samples: 4, prefixFrames: 2, predictedFrames: 3)
