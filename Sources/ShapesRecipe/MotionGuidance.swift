@@ -1,15 +1,16 @@
 import Emu3
 
 /// Classifier-free guidance for video continuation whose unconditional prompt is the given clip
-/// with its motion taken out (`still`) or turned back (`reversed`): scores u + scale · (c − u), so
-/// each predicted frame is pushed toward what the given motion adds. 1 is none, the default.
+/// with its motion turned back (`reversed`, the default) or taken out (`still`): scores
+/// u + scale · (c − u), so each predicted frame is pushed toward what the given motion adds. A scale
+/// of 1 is none, the default. The still clip erases objects that the reversed one keeps (RESULTS.md).
 public struct MotionGuidance: Codable, Sendable, Equatable {
     /// The clip the prediction is contrasted with.
     public enum Contrast: String, Codable, Sendable, CaseIterable {
-        /// Every given frame replaced by the last one: what the model predicts if nothing moved.
-        case still
-        /// The given frames in reverse order: what it predicts if everything moved back.
+        /// The given frames in reverse order: what the model predicts if everything moved back.
         case reversed
+        /// Every given frame replaced by the last one: what it predicts if nothing moved.
+        case still
     }
 
     public var scale: Float
@@ -20,7 +21,7 @@ public struct MotionGuidance: Codable, Sendable, Equatable {
 
     public static let none = MotionGuidance(scale: 1)
 
-    public init(scale: Float, plausibility: Float = 0, contrast: Contrast = .still) {
+    public init(scale: Float, plausibility: Float = 0, contrast: Contrast = .reversed) {
         self.scale = scale
         self.plausibility = plausibility
         self.contrast = contrast

@@ -50,14 +50,14 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("video-predicted"), help: "Video: the frames predicted after the prefix (default 4).")
     var videoPredicted: Int = 4
 
-    @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a still clip (the given frames all replaced by the last one) with this scale (1: none, the default; see RESULTS.md).")
+    @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a clip without the given motion (--motion-contrast) with this scale (1: none, the default; see RESULTS.md).")
     var motionGuidance: Float = 1
 
     @Option(name: .customLong("motion-plausibility"), help: "Video, with --motion-guidance: guidance chooses only codes that the unguided prediction gives at least this share of its likeliest code's probability (0: any code, the default; 0 to 1).")
     var motionPlausibility: Float = 0
 
-    @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: still (every given frame the last one, the default) or reversed (the given frames backwards).")
-    var motionContrast: MotionGuidance.Contrast = .still
+    @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: reversed (the given frames backwards, the default) or still (every given frame the last one; stop 38's).")
+    var motionContrast: MotionGuidance.Contrast = .reversed
 
     @Option(name: .customLong("instruction-guidance"), help: "Actions: guide each prediction away from the same picture with no instruction with this scale (1: none, the default; see RESULTS.md).")
     var instructionGuidance: Float = 1
@@ -127,6 +127,9 @@ struct EvalCommand: ParsableCommand {
             guard motionGuidance.isFinite, motionGuidance >= 0 else { throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)") }
             guard motionPlausibility >= 0, motionPlausibility <= 1 else {
                 throw UserError("--motion-plausibility must be a share from 0 to 1, not \(motionPlausibility)")
+            }
+            guard motionGuidance != 1 || (motionPlausibility == 0 && motionContrast == .reversed) else {
+                throw UserError("--motion-plausibility and --motion-contrast shape motion guidance: give --motion-guidance a scale other than 1 too")
             }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
@@ -278,7 +281,8 @@ struct EvalCommand: ParsableCommand {
         }
         if let a = r.actions {
             let chunks = r.executedActions.map { $0 > 1 ? " (\($0) actions per prediction)" : "" } ?? ""
-            lines.append("actions\(chunks): success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
+            let guided = r.instructionGuidance.map { $0 == 1 ? "" : " (instruction guidance \($0))" } ?? ""
+            lines.append("actions\(chunks)\(guided): success \(f(a.successRate)) (\(a.successes)/\(a.episodes)), mean steps \(f(a.meanSteps)), "
                          + "agrees with the expert on \(f(a.expertAgreement)) of steps (\(decisions(a.expertAgreementByDecision)))")
         }
         if let e = r.actionsOnExpertStates {
