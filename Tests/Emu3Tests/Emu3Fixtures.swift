@@ -22,6 +22,12 @@ enum Emu3Fixtures {
         try Emu3Pipeline(directory: tinyCheckpoint, components: components)
     }
 
+    /// The image grid constraint for the rows and columns of a text-to-image golden.
+    static func imageConstraint(_ golden: [String: Any], _ pipeline: Emu3Pipeline) throws -> ImageGridConstraint {
+        let (rows, columns) = (try XCTUnwrap(golden["rows"] as? Int), try XCTUnwrap(golden["columns"] as? Int))
+        return ImageGridConstraint(rows: rows, columns: columns, specials: pipeline.specials, visualTokens: pipeline.visualTokens)
+    }
+
     static func ints(_ value: Any?) throws -> [Int] { try XCTUnwrap(value as? [Int]) }
     static func floats(_ value: Any?) throws -> [Float] { try XCTUnwrap(value as? [Double]).map { Float($0) } }
 }

@@ -24,9 +24,7 @@ final class GeneratorTests: XCTestCase {
     func testGreedyTextToImageWithGuidanceMatchesTransformers() throws {
         let pipeline = try Emu3Fixtures.pipeline()
         let golden = try Emu3Fixtures.json("generate_t2i")
-        let (rows, columns) = (try XCTUnwrap(golden["rows"] as? Int), try XCTUnwrap(golden["columns"] as? Int))
-        let constraint = ImageGridConstraint(rows: rows, columns: columns, specials: pipeline.specials,
-                                             visualTokens: pipeline.visualTokens)
+        let constraint = try Emu3Fixtures.imageConstraint(golden, pipeline)
         let request = GenerationRequest(
             prompt: try Emu3Fixtures.ints(golden["prompt_ids"]),
             maxNewTokens: constraint.tokenCount,

@@ -27,9 +27,7 @@ final class GuidancePlausibilityTests: XCTestCase {
     func testFullPlausibilityLeavesTheUnguidedGreedyChoice() throws {
         let pipeline = try Emu3Fixtures.pipeline()
         let golden = try Emu3Fixtures.json("generate_t2i")
-        let (rows, columns) = (try XCTUnwrap(golden["rows"] as? Int), try XCTUnwrap(golden["columns"] as? Int))
-        let constraint = ImageGridConstraint(rows: rows, columns: columns, specials: pipeline.specials,
-                                             visualTokens: pipeline.visualTokens)
+        let constraint = try Emu3Fixtures.imageConstraint(golden, pipeline)
         func request(plausibility: Float?) throws -> GenerationRequest {
             GenerationRequest(prompt: try Emu3Fixtures.ints(golden["prompt_ids"]), maxNewTokens: constraint.tokenCount,
                               stopTokens: [pipeline.specials.endOfSequence], constraint: constraint,
