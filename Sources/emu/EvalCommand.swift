@@ -57,7 +57,7 @@ struct EvalCommand: ParsableCommand {
     var motionPlausibility: Float = 0
 
     @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: reversed (the given frames backwards, the default) or still (every given frame the last one; stop 38's).")
-    var motionContrast: MotionGuidance.Contrast = .reversed
+    var motionContrast: MotionGuidance.Contrast?
 
     @Option(name: .customLong("instruction-guidance"), help: "Actions: guide each prediction away from the same picture with no instruction with this scale (1: none, the default; see RESULTS.md).")
     var instructionGuidance: Float = 1
@@ -128,7 +128,7 @@ struct EvalCommand: ParsableCommand {
             guard motionPlausibility >= 0, motionPlausibility <= 1 else {
                 throw UserError("--motion-plausibility must be a share from 0 to 1, not \(motionPlausibility)")
             }
-            guard motionGuidance != 1 || (motionPlausibility == 0 && motionContrast == .reversed) else {
+            guard motionGuidance != 1 || (motionPlausibility == 0 && motionContrast == nil) else {
                 throw UserError("--motion-plausibility and --motion-contrast shape motion guidance: give --motion-guidance a scale other than 1 too")
             }
             try ImageDrawing.check(cfg)
@@ -205,7 +205,7 @@ struct EvalCommand: ParsableCommand {
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
                                                     teacherForced: teacherForced,
                                                     motionGuidance: MotionGuidance(scale: motionGuidance, plausibility: motionPlausibility,
-                                                                                   contrast: motionContrast))
+                                                                                   contrast: motionContrast ?? .reversed))
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions,
                                                         instructionGuidance: instructionGuidance)
