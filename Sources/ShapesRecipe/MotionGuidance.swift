@@ -1,4 +1,6 @@
 import Emu3
+import EmuIO
+import Foundation
 
 /// Classifier-free guidance for video continuation whose unconditional prompt is the given clip
 /// with its motion turned back (`reversed`, the default) or taken out (`still`): scores
@@ -25,6 +27,39 @@ public struct MotionGuidance: Codable, Sendable, Equatable {
         self.scale = scale
         self.plausibility = plausibility
         self.contrast = contrast
+    }
+
+    enum CodingKeys: String, CodingKey { case scale, plausibility, contrast }
+
+    /// Only the scale is required; the plausibility defaults to 0 and the contrast to reversed.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(scale: try c.decode(Float.self, forKey: .scale),
+                  plausibility: try c.decodeIfPresent(Float.self, forKey: .plausibility) ?? 0,
+                  contrast: try c.decodeIfPresent(Contrast.self, forKey: .contrast) ?? .reversed)
+    }
+
+    /// The key of a model's `generation_config.json` that holds how it continues clips unless told
+    /// otherwise (`ShapesModel.videoDefaults`): {"scale": S, "contrast": "reversed", "plausibility": A}.
+    public static let configKey = "shapes_motion_guidance"
+
+    /// The `configKey` entry of the generation settings in `folder`, or `.none` without one.
+    static func defaults(in folder: URL) throws -> MotionGuidance {
+        let path = folder.appendingPathComponent(GenerationConfig.fileName).path
+        guard let data = FileManager.default.contents(atPath: path),
+              let settings = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let entry = settings[configKey] else {
+            return .none
+        }
+        let guidance: MotionGuidance
+        do {
+            guard JSONSerialization.isValidJSONObject(entry) else { throw ShapesModelError.invalid(path, reason: "not an object") }
+            guidance = try JSONDecoder().decode(MotionGuidance.self, from: JSONSerialization.data(withJSONObject: entry))
+        } catch {
+            throw ShapesModelError.invalid(path, reason: "\(configKey) must be an object with a number \"scale\" (and optionally \"contrast\": "
+                                           + "\(Contrast.allCases.map(\.rawValue).joined(separator: " or ")), \"plausibility\": a share), not \(entry)")
+        }
+        try guidance.validate("\(path) (\(configKey))")
+        return guidance
     }
 
     /// Throws `ShapesModelError.invalid(what, ...)` unless the scale is 0 or more and finite and the

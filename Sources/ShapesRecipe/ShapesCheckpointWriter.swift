@@ -43,13 +43,16 @@ enum ShapesCheckpointWriter {
         ]
         // 0.7, not 0.699999988 (the Float widened to a Double).
         func shortest(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
-        let generationConfig: [String: Any] = [
+        var generationConfig: [String: Any] = [
             "bos_token_id": vocabulary.specials.beginOfSequence, "eos_token_id": vocabulary.specials.endOfSequence,
             "pad_token_id": vocabulary.specials.padding, "guidance_scale": shortest(settings.imageGuidance),
             "temperature": shortest(settings.imageTemperature), "top_k": ShapesModel.imageSampling.topK ?? 0,
             // Pictures are sampled; without it transformers reads the file as greedy and ignores the two above.
             "do_sample": true,
         ]
+        if let scale = settings.videoMotionGuidance, scale != 1 {
+            generationConfig[MotionGuidance.configKey] = ["scale": shortest(scale), "contrast": MotionGuidance.Contrast.reversed.rawValue]
+        }
         func json(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -110,6 +113,9 @@ enum ShapesCheckpointWriter {
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }
         if s.imageTemperature != d.imageTemperature { flags.append("--image-temperature \(s.imageTemperature)") }
+        if (s.videoMotionGuidance ?? 1) != (d.videoMotionGuidance ?? 1) {
+            flags.append(String(format: "--video-motion-guidance %g", s.videoMotionGuidance ?? 1))
+        }
         return "emu train --recipe shapes " + flags.joined(separator: " ")
     }
 
@@ -122,6 +128,7 @@ enum ShapesCheckpointWriter {
             ? "Pictures are coded by a patch codebook (\(codec.codeCount) entries of \(codec.spatialFactor)x\(codec.spatialFactor) pixels, k-means over\nrendered scenes: \(grid)), not by Emu3's convolutional VQ-VAE. The"
             : "Pictures are coded by Emu3's VQ-VAE in small (\(codec.codeCount) codes, stride \(codec.spatialFactor): \(grid)), \(trainedBy)\n(`vq_config`, weights under `model.vqmodel.*`). The"
         let tasks = s.tasks.map(\.rawValue).joined(separator: ",")
+        let videoText = s.videoMotionGuidance.map { $0 == 1 ? "" : ", and clips are continued with motion guidance \($0) away from the given clip reversed" } ?? ""
         let stopped = o.steps < o.plannedSteps
             ? " (unfinished: \(o.plannedSteps) planned; the same command with `--resume` continues it)" : ""
         return """
@@ -140,7 +147,7 @@ enum ShapesCheckpointWriter {
         \(codecText)
         tokenizer is word-level and the sequence layout ShapesWorld's: `emu generate`, `chat`, `video`,
         `eval`, `demo` and `serve` run the folder as a ShapesWorld model. Pictures are drawn at guidance
-        \(s.imageGuidance) and temperature \(s.imageTemperature) unless a command says otherwise (`generation_config.json`).
+        \(s.imageGuidance) and temperature \(s.imageTemperature) unless a command says otherwise (`generation_config.json`)\(videoText).
 
         """
     }

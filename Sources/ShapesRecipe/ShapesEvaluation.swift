@@ -52,6 +52,8 @@ public struct ShapesEvaluation: Sendable {
         public var predictedFrames: Int
         /// The motion guidance every prediction used (scale 1: none).
         public var motionGuidance: MotionGuidance
+        /// How each predicted frame was chosen among several, if it was (nil: written once).
+        public var frameReranking: FrameReranking?
         /// Over every predicted frame of every clip (`score.perFrame*` run clip after clip).
         public var score: VideoPredictionScore
         /// Share of objects within 4 px in the last predicted frame (the "after 4 frames").
@@ -142,9 +144,12 @@ public struct ShapesEvaluation: Sendable {
                              questionsByKind: byKind, trueCaptionReading: reading)
     }
 
-    /// `motionGuidance`: `ShapesModel.continueVideo`'s, for every prediction (free-running and teacher-forced).
+    /// `motionGuidance`: `ShapesModel.continueVideo`'s, for every prediction (free-running and
+    /// teacher-forced; nil: the model's `videoDefaults`).
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,
-                      teacherForced: Bool = false, motionGuidance: MotionGuidance = .none) throws -> VideoReport {
+                      teacherForced: Bool = false, motionGuidance: MotionGuidance? = nil,
+                      reranking: FrameReranking = .none) throws -> VideoReport {
+        let motionGuidance = motionGuidance ?? model.videoDefaults
         // The references need a given frame and the score a predicted one; past the context, the
         // generator would stop short of the frames asked for.
         guard prefixFrames >= 1, predictedFrames >= 1 else {
@@ -162,7 +167,8 @@ public struct ShapesEvaluation: Sendable {
         let side = Scene.canvasSize / model.codec.spatialFactor
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
         for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
-            let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames, motionGuidance: motionGuidance)
+            let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames,
+                                                motionGuidance: motionGuidance, reranking: reranking)
             // The last two given frames (one, if only one is given), coded once: the still reference
             // and the extrapolation's input (which predicts nothing from a single frame).
             let lastGiven = try clip.frames[max(prefixFrames - 2, 0)..<prefixFrames].map(coded)
@@ -179,7 +185,7 @@ public struct ShapesEvaluation: Sendable {
                 // Frame 1 has the true prefix either way; greedy decoding makes it the free run's.
                 if teacherForced {
                     forcedAt[k] += k == 0 ? [frames[0]] : try model.continueVideo(Array(clip.frames.prefix(prefixFrames + k)), count: 1,
-                                                                               motionGuidance: motionGuidance)
+                                                                               motionGuidance: motionGuidance, reranking: reranking)
                 }
             }
         }
@@ -191,6 +197,7 @@ public struct ShapesEvaluation: Sendable {
         let forced = teacherForced ? scores(forcedAt) : nil
         let extrapolation = scores(extrapolatedAt)
         return VideoReport(prefixFrames: prefixFrames, predictedFrames: predictedFrames, motionGuidance: motionGuidance,
+                           frameReranking: reranking.candidates > 1 ? reranking : nil,
                            score: VideoEvaluator.score(predicted: predicted, truth: truth),
                            shareWithinToleranceAtLastFrame: byFrame.last?.shareWithinTolerance ?? 0,
                            shareWithinToleranceByFrame: byFrame.map(\.shareWithinTolerance),

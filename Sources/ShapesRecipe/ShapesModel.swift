@@ -15,6 +15,9 @@ public struct ShapesModel: Sendable {
     public let codec: any ShapesImageCodec
     /// How the model draws pictures unless told otherwise (its `generation_config.json`).
     public let imageDefaults: ImageDefaults
+    /// How clips are continued unless a caller says otherwise: the `shapes_motion_guidance` entry
+    /// of `generation_config.json` (`MotionGuidance.configKey`), else none.
+    public let videoDefaults: MotionGuidance
     /// The word between the description and the answer when the model was taught to describe the
     /// picture before answering a question (`shapes_answer_separator` in config.json); nil when it
     /// answers directly.
@@ -75,6 +78,7 @@ public struct ShapesModel: Sendable {
         sequences = ShapesSequences(vocabulary: vocabulary, rows: grid, columns: grid)
         generator = try pipeline.generator()
         imageDefaults = ImageDefaults(try GenerationConfig.load(directory: directory))
+        videoDefaults = try MotionGuidance.defaults(in: directory)
     }
 
     /// Guidance and sampling for pictures: a folder's `generation_config.json` entries
@@ -319,17 +323,24 @@ public struct ShapesModel: Sendable {
     }
 
     /// The next `count` frames after `prefix` (greedy unless `sampling` says otherwise, grid-constrained),
-    /// guided away from a clip without the given motion if `motionGuidance` says so.
+    /// guided away from a clip without the given motion as `motionGuidance` says (nil: `videoDefaults`).
     public func continueVideo(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
-                              motionGuidance: MotionGuidance = .none) throws -> [RGBImage] {
-        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance), count: count)
+                              motionGuidance: MotionGuidance? = nil, reranking: FrameReranking = .none) throws -> [RGBImage] {
+        try frames(fromIDs: continueVideoIDs(prefix, count: count, sampling: sampling, motionGuidance: motionGuidance,
+                                             reranking: reranking), count: count)
     }
 
     /// The generated tokens of `continueVideo`: `count` frames' grids with their line and frame ends.
     public func continueVideoIDs(_ prefix: [RGBImage], count: Int, sampling: SamplingParameters = .greedy,
-                                 motionGuidance: MotionGuidance = .none) throws -> [Int] {
+                                 motionGuidance: MotionGuidance? = nil, reranking: FrameReranking = .none) throws -> [Int] {
+        let motionGuidance = motionGuidance ?? videoDefaults
         try motionGuidance.validate("video continuation")
+        try reranking.validate("video continuation")
         let prefixCodes = try prefix.map(codec.encode)
+        if reranking.candidates > 1 {
+            return try continueVideoIDs(prefixCodes: prefixCodes, count: count, sampling: sampling, motionGuidance: motionGuidance,
+                                        reranking: reranking)
+        }
         let prompt = sequences.videoPrompt(prefixCodes: prefixCodes)
         let constraint = ImageGridConstraint(rows: sequences.rows, columns: sequences.columns, frames: prefix.count + count,
                                              specials: vocabulary.specials, visualTokens: vocabulary.visualTokens,

@@ -135,6 +135,10 @@ public struct ShapesRecipe {
         /// of 3 draws extra objects at this size (RESULTS.md, "Guidance draws the extra objects").
         public var imageGuidance: Float = 1.5
         public var imageTemperature: Float = 0.7
+        /// How the model continues clips by default: motion guidance away from the given clip
+        /// reversed at this scale, written to its `generation_config.json` (`ShapesModel.videoDefaults`;
+        /// nil or 1: none).
+        public var videoMotionGuidance: Float?
 
         public init() {}
 

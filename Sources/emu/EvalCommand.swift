@@ -50,14 +50,23 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("video-predicted"), help: "Video: the frames predicted after the prefix (default 4).")
     var videoPredicted: Int = 4
 
-    @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a clip without the given motion (--motion-contrast) with this scale (1: none, the default; see RESULTS.md).")
-    var motionGuidance: Float = 1
+    @Option(name: .customLong("motion-guidance"), help: "Video: guide each prediction away from a clip without the given motion (--motion-contrast) with this scale (1: none; default: the model's generation_config.json, else none; see RESULTS.md).")
+    var motionGuidance: Float?
 
-    @Option(name: .customLong("motion-plausibility"), help: "Video, with --motion-guidance: guidance chooses only codes that the unguided prediction gives at least this share of its likeliest code's probability (0: any code, the default; 0 to 1).")
-    var motionPlausibility: Float = 0
+    @Option(name: .customLong("motion-plausibility"), help: "Video, with motion guidance: guidance chooses only codes that the unguided prediction gives at least this share of its likeliest code's probability (0: any code; default: the model's setting, else 0; 0 to 1).")
+    var motionPlausibility: Float?
 
-    @Option(name: .customLong("motion-contrast"), help: "Video, with --motion-guidance: the clip guided away from: reversed (the given frames backwards, the default) or still (every given frame the last one; stop 38's).")
+    @Option(name: .customLong("motion-contrast"), help: "Video, with motion guidance: the clip guided away from: reversed (the given frames backwards) or still (every given frame the last one; stop 38's). Default: the model's setting, else reversed.")
     var motionContrast: MotionGuidance.Contrast?
+
+    @Option(name: .customLong("frame-candidates"), help: "Video: write each predicted frame this many times (the plain frame and samples) and keep the one the model rates best (--frame-score) before writing the next (1: none, the default; see RESULTS.md).")
+    var frameCandidates: Int = 1
+
+    @Option(name: .customLong("frame-temperature"), help: "Video, with --frame-candidates: the sampling temperature of the candidates after the plain frame (default 1).")
+    var frameTemperature: Float?
+
+    @Option(name: .customLong("frame-score"), help: "Video, with --frame-candidates: likelihood (the frame's log-probability after the clip so far, the default) or contrast (minus its log-probability after the --motion-contrast clip).")
+    var frameScore: FrameReranking.Score?
 
     @Option(name: .customLong("instruction-guidance"), help: "Actions: guide each prediction away from the same picture with no instruction with this scale (1: none, the default; see RESULTS.md).")
     var instructionGuidance: Float = 1
@@ -124,18 +133,30 @@ struct EvalCommand: ParsableCommand {
             guard instructionGuidance.isFinite, instructionGuidance >= 0 else {
                 throw UserError("--instruction-guidance must be 0 or more (1: none), not \(instructionGuidance)")
             }
-            guard motionGuidance.isFinite, motionGuidance >= 0 else { throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)") }
-            guard motionPlausibility >= 0, motionPlausibility <= 1 else {
+            if let motionGuidance, !(motionGuidance.isFinite && motionGuidance >= 0) {
+                throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)")
+            }
+            if let motionPlausibility, !(motionPlausibility >= 0 && motionPlausibility <= 1) {
                 throw UserError("--motion-plausibility must be a share from 0 to 1, not \(motionPlausibility)")
             }
-            guard motionGuidance != 1 || (motionPlausibility == 0 && motionContrast == nil) else {
+            guard motionGuidance != 1 || (motionPlausibility == nil && motionContrast == nil) else {
                 throw UserError("--motion-plausibility and --motion-contrast shape motion guidance: give --motion-guidance a scale other than 1 too")
+            }
+            guard (1...FrameReranking.maximumCandidates).contains(frameCandidates) else {
+                throw UserError("--frame-candidates must be 1 to \(FrameReranking.maximumCandidates), not \(frameCandidates)")
+            }
+            guard frameReranking.temperature.isFinite, frameReranking.temperature > 0 else {
+                throw UserError("--frame-temperature must be above 0, not \(frameReranking.temperature)")
+            }
+            guard frameCandidates > 1 || (frameTemperature == nil && frameScore == nil) else {
+                throw UserError("--frame-temperature and --frame-score shape frame reranking: give --frame-candidates 2 or more too")
             }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
+            if tasks.contains(.video) { _ = try motionGuidance(for: model) }  // before hours of other tasks, not after
             if readTrueCaptions {
                 guard tasks.contains(.understanding) else { throw UserError("--read-true-captions goes with --task understanding or all") }
                 try model.requireReadsDescriptions()  // before hours of other tasks, not after
@@ -171,6 +192,23 @@ struct EvalCommand: ParsableCommand {
 
     var reranking: ImageReranking { ImageReranking(candidates: bestOf, score: rerank) }
 
+    /// The model's own motion guidance (`ShapesModel.videoDefaults`) with the flags given put over it.
+    func motionGuidance(for model: ShapesModel) throws -> MotionGuidance {
+        var guidance = model.videoDefaults
+        if let motionGuidance { guidance.scale = motionGuidance }
+        if let motionPlausibility { guidance.plausibility = motionPlausibility }
+        if let motionContrast { guidance.contrast = motionContrast }
+        guard guidance.scale != 1 || (motionPlausibility == nil && motionContrast == nil) else {
+            throw UserError("--motion-plausibility and --motion-contrast shape motion guidance, and \(model.directory.lastPathComponent) "
+                            + "has none by default: give --motion-guidance a scale other than 1 too")
+        }
+        return guidance
+    }
+
+    var frameReranking: FrameReranking {
+        FrameReranking(candidates: frameCandidates, temperature: frameTemperature ?? 1, score: frameScore ?? .likelihood)
+    }
+
     /// The model's own sampling for pictures, with the flags given put over it.
     func imageSampling(for model: ShapesModel) -> SamplingParameters {
         sampling.parameters(over: model.imageDefaults.sampling)
@@ -204,8 +242,8 @@ struct EvalCommand: ParsableCommand {
                 }
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
                                                     teacherForced: teacherForced,
-                                                    motionGuidance: MotionGuidance(scale: motionGuidance, plausibility: motionPlausibility,
-                                                                                   contrast: motionContrast ?? .reversed))
+                                                    motionGuidance: try motionGuidance(for: model),
+                                                    reranking: frameReranking)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions,
                                                         instructionGuidance: instructionGuidance)
@@ -267,7 +305,8 @@ struct EvalCommand: ParsableCommand {
             let g = v.motionGuidance
             let plausible = g.plausibility == 0 ? "" : ", plausibility \(g.plausibility)"
             let guided = g.scale == 1 ? "" : ", motion guidance \(g.scale) from a \(g.contrast.rawValue) clip\(plausible)"
-            lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)\(guided)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
+            let reranked = v.frameReranking.map { ", each frame the best of \($0.candidates) by \($0.score.rawValue) (temperature \($0.temperature))" } ?? ""
+            lines.append("video (\(v.prefixFrames) frames -> \(v.predictedFrames)\(guided)\(reranked)): mean error \(f(v.score.meanError)) px, within 4 px \(f(v.score.shareWithinTolerance)), "
                          + "by frame \(v.shareWithinToleranceByFrame.map(f).joined(separator: " ")), missed \(v.score.missedCount)/\(v.score.objectCount)")
             lines.append("  references, within 4 px by frame: the last given frame's codes repeated \(v.stillFrameShareByFrame.map(f).joined(separator: " ")) "
                          + "(mean error \(v.stillFrameMeanErrorByFrame.map(f).joined(separator: " ")) px); "
@@ -306,3 +345,4 @@ struct EvalCommand: ParsableCommand {
 extension ImageReranking.Score: ExpressibleByArgument {}
 
 extension MotionGuidance.Contrast: ExpressibleByArgument {}
+extension FrameReranking.Score: ExpressibleByArgument {}

@@ -83,7 +83,11 @@ enum ShapesModelCommands {
         let count = command.frames - given.count
         let ids = try userFacing {
             try model.continueVideoIDs(given, count: count, sampling: command.sampling.parameters(greedyByDefault: true),
-                                       motionGuidance: MotionGuidance(scale: command.cfg ?? 1))
+                                       motionGuidance: command.cfg.map { scale in
+                                           var guidance = model.videoDefaults
+                                           guidance.scale = scale
+                                           return guidance
+                                       })
         }
         let predicted = try model.frames(fromIDs: ids, count: count)
         try VideoFile.writeGIF(given + predicted, delayCentiseconds: max(1, 100 / command.fps), to: URL(fileURLWithPath: command.out))

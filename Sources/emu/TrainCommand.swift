@@ -113,6 +113,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("image-temperature"), help: "With --recipe shapes: the temperature the model draws pictures with by default (its generation_config.json; default the recipe's 0.7).")
     var imageTemperature: Float?
 
+    @Option(name: .customLong("video-motion-guidance"), help: "With --recipe shapes: the motion guidance scale the model continues clips with by default, away from the given clip reversed (its generation_config.json; 1: none; default: the recipe's, see RESULTS.md).")
+    var videoMotionGuidance: Float?
+
     @Option(name: .long, help: "Output model folder.")
     var out: String = "Models/shapes-emu3"
 
@@ -227,6 +230,12 @@ struct TrainRecipeCommand: ParsableCommand {
             if let imageTemperature {
                 guard imageTemperature > 0, imageTemperature.isFinite else { throw UserError("--image-temperature must be a positive number, not \(imageTemperature)") }
                 settings.imageTemperature = imageTemperature
+            }
+            if let videoMotionGuidance {
+                guard videoMotionGuidance >= 0, videoMotionGuidance.isFinite else {
+                    throw UserError("--video-motion-guidance must be 0 or more (1: none), not \(videoMotionGuidance)")
+                }
+                settings.videoMotionGuidance = videoMotionGuidance
             }
             if let codec { settings.codec = codec }
             if let codecFrom {

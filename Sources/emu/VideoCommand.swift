@@ -19,7 +19,7 @@ struct VideoCommand: ParsableCommand {
     var ratio = "1:1"
     @Option(name: .long, help: "Target area in pixels per frame, ignored with --extend (default: 256x256, or the image processor's max_pixels if smaller).")
     var area: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it; default: the model's generation_config.json, else 3). For the ShapesWorld model, guidance away from the given clip reversed (default 1: none).")
+    @Option(name: .long, help: "Classifier-free guidance scale (1 disables it; default: the model's generation_config.json, else 3). For the ShapesWorld model, guidance away from the given clip reversed (default: the model's generation_config.json shapes_motion_guidance, else none).")
     var cfg: Float?
     @Option(name: .long, help: "Frames per second of the output GIF.")
     var fps = 8

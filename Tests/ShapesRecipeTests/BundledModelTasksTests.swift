@@ -178,6 +178,41 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(report.motionGuidance, MotionGuidance(scale: 4))
     }
 
+    /// A folder's `shapes_motion_guidance` entry is how its clips are continued when the caller does
+    /// not say (continuation, evaluation); an explicit guidance still wins; a bad entry is named when
+    /// the model opens.
+    func testMotionGuidanceInTheGenerationSettingsIsTheDefault() throws {
+        let folder = temporaryFolder("shapes-video-defaults")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.folder.path) where name != "generation_config.json" {
+            try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent(name), withDestinationURL: Self.folder.appendingPathComponent(name))
+        }
+        let settings = folder.appendingPathComponent("generation_config.json")
+        func write(_ entry: String) throws {
+            try Data(#"{"guidance_scale": 1.5, "temperature": 0.7, "shapes_motion_guidance": \#(entry)}"#.utf8).write(to: settings)
+        }
+        try write(#"{"scale": 4, "contrast": "still"}"#)
+        let model = try ShapesModel(directory: folder), bundled = try ShapesModel(directory: Self.folder)
+        XCTAssertEqual(model.videoDefaults, MotionGuidance(scale: 4, contrast: .still))
+        let given = Array(VideoSimulator.clip(seed: 5).frames.prefix(2))
+        let guided = try bundled.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, contrast: .still))
+        XCTAssertNotEqual(guided, try bundled.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none))
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1), guided)
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none),
+                       try bundled.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none), "the caller's wins")
+        XCTAssertEqual(try ShapesEvaluation(model: model).video(samples: 1, prefixFrames: 2, predictedFrames: 1).motionGuidance, model.videoDefaults)
+        try write(#"{"scale": 2}"#)
+        XCTAssertEqual(try ShapesModel(directory: folder).videoDefaults, MotionGuidance(scale: 2, plausibility: 0, contrast: .reversed))
+        for bad in [#"{"scale": -1}"#, #"{"scale": "two"}"#, #"2"#, #"{"scale": 2, "contrast": "sideways"}"#, #"{"scale": 2, "plausibility": 3}"#] {
+            try write(bad)
+            XCTAssertThrowsError(try ShapesModel(directory: folder), bad) { error in
+                guard case ShapesModelError.invalid(let what, let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue("\(what) \(reason)".contains("generation_config.json"), "\(error)")
+                XCTAssertTrue("\(what) \(reason)".contains(MotionGuidance.configKey), "\(error)")
+            }
+        }
+    }
+
     /// Plausibility 1 lets guidance pick only the plain continuation's own greedy code, so even a
     /// strong scale writes the plain frame; a share outside 0...1 is refused with a named error.
     func testMotionGuidancePlausibilityBoundsWhatGuidanceMayChoose() throws {

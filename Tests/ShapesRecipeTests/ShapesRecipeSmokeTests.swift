@@ -280,29 +280,36 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertTrue(Set(own.questionsByKind.keys).isSubset(of: QuestionKind.allCases.map(\.rawValue)))
     }
 
-    /// The guidance and temperature a recipe names are written to the folder's generation_config.json
-    /// and become how the reloaded model draws when a caller does not say; the caller's still win.
+    /// The guidance and temperature a recipe names, and its motion guidance for clips, are written to
+    /// the folder's generation_config.json and become how the reloaded model draws and continues
+    /// clips when a caller does not say; the caller's still win.
     func testRecipesDrawingSettingsBecomeTheModelsDefaults() throws {
         let folder = temporaryFolder("shapes-drawing")
         var settings = ShapesRecipe.Settings.smoke
         settings.steps = 2
         settings.imageGuidance = 2
         settings.imageTemperature = 0.8
+        settings.videoMotionGuidance = 2
         try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)
         let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("generation_config.json"))) as? [String: Any])
         XCTAssertEqual(written["guidance_scale"] as? Double, 2)
         XCTAssertEqual(written["temperature"] as? Double, 0.8, "written as 0.8, not the Float widened")
         XCTAssertEqual(written["top_k"] as? Int, ShapesModel.imageSampling.topK)
         XCTAssertEqual(written["do_sample"] as? Bool, true, "transformers samples with them only then")
+        let motion = try XCTUnwrap(written[MotionGuidance.configKey] as? [String: Any])
+        XCTAssertEqual(motion["scale"] as? Double, 2)
+        XCTAssertEqual(motion["contrast"] as? String, "reversed")
         // The model card names the command that made the model: the flags that are not the recipe's defaults.
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(card.contains("--steps 2 "), card)
-        XCTAssertTrue(card.contains("--image-cfg 2.0 --image-temperature 0.8`"), card)
+        XCTAssertTrue(card.contains("--image-cfg 2.0 --image-temperature 0.8 --video-motion-guidance 2`"), card)
+        XCTAssertTrue(card.contains("motion guidance 2.0 away from the given clip reversed"), card)
         XCTAssertFalse(card.contains("--position-step"), "a default is not named: \(card)")
 
         let model = try ShapesModel(directory: folder)
         let explicit = SamplingParameters(temperature: 0.8, topK: ShapesModel.imageSampling.topK)
         XCTAssertEqual(model.imageDefaults, ShapesModel.ImageDefaults(guidance: 2, sampling: explicit))
+        XCTAssertEqual(model.videoDefaults, MotionGuidance(scale: 2))
         let prompt = "a red circle"
         XCTAssertEqual(try model.generateImageIDs(prompt), try model.generateImageIDs(prompt, guidance: 2, sampling: explicit))
         let evaluation = ShapesEvaluation(model: model)
@@ -313,6 +320,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let ids: [String: Any] = ["bos_token_id": 1, "eos_token_id": 2]
         try JSONSerialization.data(withJSONObject: ids).write(to: folder.appendingPathComponent("generation_config.json"))
         XCTAssertEqual(try ShapesModel(directory: folder).imageDefaults, ShapesModel.ImageDefaults())
+        XCTAssertEqual(try ShapesModel(directory: folder).videoDefaults, .none)
         // A bad entry is named when the model opens, not sampled with.
         try Data(#"{"temperature": -1}"#.utf8).write(to: folder.appendingPathComponent("generation_config.json"))
         XCTAssertThrowsError(try ShapesModel(directory: folder)) { error in
