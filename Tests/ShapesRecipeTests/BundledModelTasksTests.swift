@@ -151,14 +151,14 @@ final class BundledModelTasksTests: XCTestCase {
         let model = try ShapesModel(directory: Self.folder)
         let clip = VideoSimulator.clip(seed: 5)
         let given = Array(clip.frames.prefix(2)), still = [clip.frames[1], clip.frames[1]]
-        let plain = try model.continueVideoIDs(given, count: 1)
+        let plain = try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none)
         XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 1)), plain, "scale 1 is no guidance")
         // Scale 0 leaves only the unconditional side: the continuation of the still clip.
         XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 0, contrast: .still)),
-                       try model.continueVideoIDs(still, count: 1))
+                       try model.continueVideoIDs(still, count: 1, motionGuidance: MotionGuidance.none))
         // The reversed contrast's unconditional side is the given frames backwards.
         XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 0, contrast: .reversed)),
-                       try model.continueVideoIDs(given.reversed(), count: 1))
+                       try model.continueVideoIDs(given.reversed(), count: 1, motionGuidance: MotionGuidance.none))
         // Steering away from either clip at a strong scale changes the frame written.
         for contrast in MotionGuidance.Contrast.allCases {
             XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, contrast: contrast)), plain,
@@ -167,7 +167,8 @@ final class BundledModelTasksTests: XCTestCase {
         XCTAssertEqual(MotionGuidance(scale: 2).contrast, .reversed, "the default contrast")
         // From one given frame the two prompts are the same, and guidance changes nothing.
         let single = [clip.frames[0]]
-        XCTAssertEqual(try model.continueVideoIDs(single, count: 1, motionGuidance: MotionGuidance(scale: 4)), try model.continueVideoIDs(single, count: 1))
+        XCTAssertEqual(try model.continueVideoIDs(single, count: 1, motionGuidance: MotionGuidance(scale: 4)),
+                       try model.continueVideoIDs(single, count: 1, motionGuidance: MotionGuidance.none))
         for bad: Float in [-1, .nan, .infinity] {
             XCTAssertThrowsError(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: bad))) { error in
                 guard case ShapesModelError.invalid(let what, _) = error else { return XCTFail("\(error)") }
@@ -219,7 +220,7 @@ final class BundledModelTasksTests: XCTestCase {
         let model = try ShapesModel(directory: Self.folder)
         let clip = VideoSimulator.clip(seed: 5)
         let given = Array(clip.frames.prefix(2))
-        let plain = try model.continueVideoIDs(given, count: 1)
+        let plain = try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none)
         XCTAssertNotEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, plausibility: 0)), plain)
         XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance(scale: 4, plausibility: 1)), plain)
         for bad: Float in [-0.5, 2, .nan] {

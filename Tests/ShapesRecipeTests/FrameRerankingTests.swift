@@ -12,16 +12,18 @@ final class FrameRerankingTests: XCTestCase {
         let model = try ShapesModel(directory: BundledModelTasksTests.folder)
         let clip = VideoSimulator.clip(seed: 5)
         let given = Array(clip.frames.prefix(2))
-        let plain = try model.continueVideoIDs(given, count: 1)
-        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, reranking: FrameReranking(candidates: 1)), plain, "one candidate is the plain frame")
+        let plain = try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none)
+        XCTAssertEqual(try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none, reranking: FrameReranking(candidates: 1)), plain, "one candidate is the plain frame")
 
+        // Unguided throughout (candidates are written with the model's motion guidance, whatever it is).
         // The candidates of the first frame: the plain one, then samples with their own seeds
         // (a one-frame continuation has the same prompt and grid rule as the reranking's first frame).
         let temperature: Float = 1.5
         var candidates = [plain]
         for k in 1..<4 {
             let seed = FrameReranking.seed(0, frame: 0, candidate: k)
-            candidates.append(try model.continueVideoIDs(given, count: 1, sampling: SamplingParameters(temperature: temperature, seed: seed)))
+            candidates.append(try model.continueVideoIDs(given, count: 1, sampling: SamplingParameters(temperature: temperature, seed: seed),
+                                                         motionGuidance: MotionGuidance.none))
         }
         XCTAssertEqual(Set(candidates).count, 4, "each candidate has its own seed")
         let codes = try given.map(model.codec.encode)
@@ -36,10 +38,10 @@ final class FrameRerankingTests: XCTestCase {
             }
             let best = try XCTUnwrap(ratings.indices.max { ratings[$0] < ratings[$1] })
             let reranking = FrameReranking(candidates: 4, temperature: temperature, score: score)
-            let kept = try model.continueVideoIDs(given, count: 1, reranking: reranking)
+            let kept = try model.continueVideoIDs(given, count: 1, motionGuidance: MotionGuidance.none, reranking: reranking)
             XCTAssertEqual(kept, candidates[best], "\(score): ratings \(ratings)")
             // The second frame is written after the kept first one.
-            let two = try model.continueVideoIDs(given, count: 2, reranking: reranking)
+            let two = try model.continueVideoIDs(given, count: 2, motionGuidance: MotionGuidance.none, reranking: reranking)
             XCTAssertEqual(two.count, 2 * model.sequences.frameLength)
             XCTAssertEqual(Array(two.prefix(kept.count)), kept, "\(score)")
             XCTAssertEqual(try model.frames(fromIDs: two, count: 2).count, 2)
