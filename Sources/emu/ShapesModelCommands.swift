@@ -81,21 +81,20 @@ enum ShapesModelCommands {
                             + "the clip's and at most \(most) (what fits the model's context)")
         }
         let count = command.frames - given.count
+        var guidance = model.videoDefaults
+        if let scale = command.cfg { guidance.scale = scale }
         let ids = try userFacing {
             try model.continueVideoIDs(given, count: count, sampling: command.sampling.parameters(greedyByDefault: true),
-                                       motionGuidance: command.cfg.map { scale in
-                                           var guidance = model.videoDefaults
-                                           guidance.scale = scale
-                                           return guidance
-                                       })
+                                       motionGuidance: guidance)
         }
         let predicted = try model.frames(fromIDs: ids, count: count)
         try VideoFile.writeGIF(given + predicted, delayCentiseconds: max(1, 100 / command.fps), to: URL(fileURLWithPath: command.out))
         if command.options.json {
             try Output.printJSON(VideoCommand.Result(rows: model.sequences.rows, columns: model.sequences.columns,
-                                                     frames: command.frames, ids: ids, video: command.out))
+                                                     frames: command.frames, ids: ids, video: command.out, motionGuidance: guidance))
         } else {
-            Output.log("wrote \(command.out) (\(given.count) frames given, \(predicted.count) predicted)")
+            let guided = guidance.scale == 1 ? "" : ", guided away from the given clip \(guidance.contrast.rawValue) at \(guidance.scale)"
+            Output.log("wrote \(command.out) (\(given.count) frames given, \(predicted.count) predicted\(guided))")
         }
     }
 

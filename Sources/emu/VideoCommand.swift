@@ -3,6 +3,7 @@ import EmuTensor
 import Emu3
 import EmuIO
 import Foundation
+import ShapesRecipe
 
 /// `emu video`: text to video, or continue a clip (docs/video-format.md).
 struct VideoCommand: ParsableCommand {
@@ -33,6 +34,10 @@ struct VideoCommand: ParsableCommand {
         var frames: Int
         var ids: [Int]
         var video: String?
+        /// The ShapesWorld model's motion guidance (its default or `--cfg`); nil for Emu3 checkpoints.
+        var motionGuidance: MotionGuidance? = nil
+
+        enum CodingKeys: String, CodingKey { case rows, columns, frames, ids, video, motionGuidance = "motion_guidance" }
     }
 
     func validate() throws {
