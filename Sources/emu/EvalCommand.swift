@@ -161,14 +161,21 @@ struct EvalCommand: ParsableCommand {
                 guard tasks.contains(.understanding) else { throw UserError("--read-true-captions goes with --task understanding or all") }
                 try model.requireReadsDescriptions()  // before hours of other tasks, not after
             }
-            var report = try evaluate(model, tasks: tasks)
-            if let compare {
-                var specialists: [String: Report] = [:]
-                for t in tasks {
+            // Every specialist is found, and the video one's guidance settled, before hours of evaluation, not after.
+            let specialistFolders = try compare.map { compare in
+                try tasks.map { t in
                     let folder = URL(fileURLWithPath: compare).appendingPathComponent(t.rawValue)
                     guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
                         throw UserError("--compare \(compare): no specialist for \(t.rawValue) (expected a model in \(folder.path))")
                     }
+                    if t == .video { _ = try motionGuidance(for: try ShapesModelLocation.load(folder.path)) }
+                    return (t, folder)
+                }
+            }
+            var report = try evaluate(model, tasks: tasks)
+            if let specialistFolders {
+                var specialists: [String: Report] = [:]
+                for (t, folder) in specialistFolders {
                     specialists[t.rawValue] = try evaluate(try ShapesModelLocation.load(folder.path), tasks: [t])
                 }
                 report.specialists = specialists
@@ -199,7 +206,7 @@ struct EvalCommand: ParsableCommand {
         if let motionPlausibility { guidance.plausibility = motionPlausibility }
         if let motionContrast { guidance.contrast = motionContrast }
         guard guidance.scale != 1 || (motionPlausibility == nil && motionContrast == nil) else {
-            throw UserError("--motion-plausibility and --motion-contrast shape motion guidance, and \(model.directory.lastPathComponent) "
+            throw UserError("--motion-plausibility and --motion-contrast shape motion guidance, and \(model.directory.path) "
                             + "has none by default: give --motion-guidance a scale other than 1 too")
         }
         return guidance
