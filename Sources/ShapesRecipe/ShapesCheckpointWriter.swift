@@ -113,9 +113,7 @@ enum ShapesCheckpointWriter {
         if s.blankCells != d.blankCells && s.codec == .vqvae { flags.append(s.blankCells ? "--blank-cells" : "--no-blank-cells") }
         if s.imageGuidance != d.imageGuidance { flags.append("--image-cfg \(s.imageGuidance)") }
         if s.imageTemperature != d.imageTemperature { flags.append("--image-temperature \(s.imageTemperature)") }
-        if (s.videoMotionGuidance ?? 1) != (d.videoMotionGuidance ?? 1) {
-            flags.append(String(format: "--video-motion-guidance %g", s.videoMotionGuidance ?? 1))
-        }
+        if (s.videoMotionGuidance ?? 1) != (d.videoMotionGuidance ?? 1) { flags.append("--video-motion-guidance \(s.videoMotionGuidance ?? 1)") }
         return "emu train --recipe shapes " + flags.joined(separator: " ")
     }
 

@@ -302,7 +302,7 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         // The model card names the command that made the model: the flags that are not the recipe's defaults.
         let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
         XCTAssertTrue(card.contains("--steps 2 "), card)
-        XCTAssertTrue(card.contains("--image-cfg 2.0 --image-temperature 0.8 --video-motion-guidance 2`"), card)
+        XCTAssertTrue(card.contains("--image-cfg 2.0 --image-temperature 0.8 --video-motion-guidance 2.0`"), card)
         XCTAssertTrue(card.contains("motion guidance 2.0 away from the given clip reversed"), card)
         XCTAssertFalse(card.contains("--position-step"), "a default is not named: \(card)")
 
