@@ -50,11 +50,8 @@ public struct MotionGuidance: Codable, Sendable, Equatable {
               let settings = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let entry = settings[configKey] else {
             return .none
         }
-        let guidance: MotionGuidance
-        do {
-            guard JSONSerialization.isValidJSONObject(entry) else { throw ShapesModelError.invalid(path, reason: "not an object") }
-            guidance = try JSONDecoder().decode(MotionGuidance.self, from: JSONSerialization.data(withJSONObject: entry))
-        } catch {
+        guard let object = entry as? [String: Any], let data = try? JSONSerialization.data(withJSONObject: object),
+              let guidance = try? JSONDecoder().decode(MotionGuidance.self, from: data) else {
             throw ShapesModelError.invalid(path, reason: "\(configKey) must be an object with a number \"scale\" (and optionally \"contrast\": "
                                            + "\(Contrast.allCases.map(\.rawValue).joined(separator: " or ")), \"plausibility\": a share), not \(entry)")
         }

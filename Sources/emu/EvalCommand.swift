@@ -133,21 +133,11 @@ struct EvalCommand: ParsableCommand {
             guard instructionGuidance.isFinite, instructionGuidance >= 0 else {
                 throw UserError("--instruction-guidance must be 0 or more (1: none), not \(instructionGuidance)")
             }
-            if let motionGuidance, !(motionGuidance.isFinite && motionGuidance >= 0) {
-                throw UserError("--motion-guidance must be 0 or more (1: none), not \(motionGuidance)")
-            }
-            if let motionPlausibility, !(motionPlausibility >= 0 && motionPlausibility <= 1) {
-                throw UserError("--motion-plausibility must be a share from 0 to 1, not \(motionPlausibility)")
-            }
+            try MotionGuidance(scale: motionGuidance ?? 1, plausibility: motionPlausibility ?? 0).validate("--motion-guidance, --motion-plausibility")
             guard motionGuidance != 1 || (motionPlausibility == nil && motionContrast == nil) else {
                 throw UserError("--motion-plausibility and --motion-contrast shape motion guidance: give --motion-guidance a scale other than 1 too")
             }
-            guard (1...FrameReranking.maximumCandidates).contains(frameCandidates) else {
-                throw UserError("--frame-candidates must be 1 to \(FrameReranking.maximumCandidates), not \(frameCandidates)")
-            }
-            guard frameReranking.temperature.isFinite, frameReranking.temperature > 0 else {
-                throw UserError("--frame-temperature must be above 0, not \(frameReranking.temperature)")
-            }
+            try frameReranking.validate("--frame-candidates, --frame-temperature")
             guard frameCandidates > 1 || (frameTemperature == nil && frameScore == nil) else {
                 throw UserError("--frame-temperature and --frame-score shape frame reranking: give --frame-candidates 2 or more too")
             }
@@ -206,8 +196,8 @@ struct EvalCommand: ParsableCommand {
         if let motionPlausibility { guidance.plausibility = motionPlausibility }
         if let motionContrast { guidance.contrast = motionContrast }
         guard guidance.scale != 1 || (motionPlausibility == nil && motionContrast == nil) else {
-            throw UserError("--motion-plausibility and --motion-contrast shape motion guidance, and \(model.directory.path) "
-                            + "has none by default: give --motion-guidance a scale other than 1 too")
+            throw UserError("--motion-plausibility and --motion-contrast shape motion guidance, which is off (scale 1) for "
+                            + "\(model.directory.path): give --motion-guidance a scale other than 1 too")
         }
         return guidance
     }
