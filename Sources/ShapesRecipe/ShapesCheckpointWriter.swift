@@ -91,10 +91,12 @@ enum ShapesCheckpointWriter {
         if s.hiddenSize != d.hiddenSize { flags.append("--hidden-size \(s.hiddenSize)") }
         if s.layers != d.layers { flags.append("--layers \(s.layers)") }
         if s.learningRate != d.learningRate { flags.append("--learning-rate \(s.learningRate)") }
+        if s.batchSize != d.batchSize { flags.append("--batch-size \(s.batchSize)") }
         if s.codebookSize != d.codebookSize { flags.append("--codebook-size \(s.codebookSize)") }
         if s.captionCount != d.captionCount { flags.append("--captions \(s.captionCount)") }
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }
         if s.questionCount != d.questionCount { flags.append("--questions \(s.questionCount)") }
+        if (s.questionsPerPicture ?? 1) > 1 { flags.append("--questions-per-picture \(s.questionsPerPicture ?? 1)") }
         if s.videoCount != d.videoCount { flags.append("--videos \(s.videoCount)") }
         if (s.videoContextNoise ?? 0) != (d.videoContextNoise ?? 0) {
             flags.append(String(format: "--video-context-noise %g", s.videoContextNoise ?? 0))

@@ -56,6 +56,11 @@ public struct ShapesRecipe {
         /// A reused codec that has them keeps them. The VQ-VAE's only (a patch codec refuses them).
         public var blankCells = true
         public var questionCount = 6000
+        /// Questions asked about each of the `questionCount` pictures, in one conversation
+        /// (`--questions-per-picture`): the picture's tokens are paid once for all of them, so the
+        /// answers get several times the examples at a few more tokens. nil or 1: one question.
+        /// Optional so that settings saved before it existed still load.
+        public var questionsPerPicture: Int? = nil
         /// Answer every visual question by first describing the picture: the completion is the
         /// scene's caption, `ShapesModel.answerSeparator`, then the answer (`--describe-then-answer`).
         /// A model's own captions name an asked object 63 times in 64 where its yes/no is right on 39
@@ -216,7 +221,8 @@ public struct ShapesRecipe {
         log("rendering data (seed \(s.seed))")
         let start = Self.trainingStart(seed: s.seed)
         let captions = TaskData.captionedImages(.train, start: start, count: s.captionCount, positionStep: s.positionStep)
-        let questions = TaskData.questions(.train, start: start, count: s.questionCount, positionStep: s.positionStep)
+        let questions = TaskData.questions(.train, start: start, count: s.questionCount, positionStep: s.positionStep,
+                                           perPicture: s.questionsPerPicture ?? 1)
         let videos = TaskData.videoClips(.train, start: start, count: s.videoCount, frameCount: s.videoFrames)
         let episodes = TaskData.actionEpisodes(.train, start: start, count: s.actionEpisodes, noise: s.actionNoise ?? 0)
 
@@ -242,6 +248,7 @@ public struct ShapesRecipe {
         // (2) vocabulary and token streams.
         var texts = captions.flatMap { [$0.caption] + $0.alternativeCaptions }
         texts += questions.flatMap { [$0.question.question, $0.question.answer] }
+        texts += questions.flatMap { $0.followUps.flatMap { [$0.question, $0.answer] } }
         texts += episodes.map(\.instruction) + [QuestionGenerator.describePrompt]
         texts += CaptionGrammar.numberWords + (0...9).map(String.init) + ["*"]
         texts += ShapeKind.allCases.map(\.rawValue) + ObjectColor.allCases.map(\.rawValue)
@@ -296,8 +303,10 @@ public struct ShapesRecipe {
                                                                      question: sample.question.question, answer: sample.question.answer)))
                 continue
             }
-            tagged.append((.understanding, layout.questionExample(imageCodes: try code(sample.image), question: sample.question.question,
-                                                                  answer: Self.completion(of: sample, describingFirst: s.describeBeforeAnswer == true))))
+            let turns = ([sample.question] + sample.followUps).map {
+                (question: $0.question, answer: Self.completion(of: $0, in: sample.scene, describingFirst: s.describeBeforeAnswer == true))
+            }
+            tagged.append((.understanding, layout.conversationExample(imageCodes: try code(sample.image), turns: turns)))
         }
         for clip in videos where codesVideos {
             tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames,
@@ -420,9 +429,9 @@ extension ShapesRecipe {
     /// What a question example teaches the model to write: the answer, or with `describingFirst`
     /// the scene's caption, the separator, then the answer (a description question's answer is
     /// already the caption, so it stays as it is).
-    static func completion(of sample: QuestionSample, describingFirst: Bool) -> String {
-        guard describingFirst, sample.question.kind != .describe else { return sample.question.answer }
-        return CaptionGrammar.caption(sample.scene) + " " + ShapesModel.answerSeparator + " " + sample.question.answer
+    static func completion(of question: VisualQuestion, in scene: Scene, describingFirst: Bool) -> String {
+        guard describingFirst, question.kind != .describe else { return question.answer }
+        return CaptionGrammar.caption(scene) + " " + ShapesModel.answerSeparator + " " + question.answer
     }
 
     /// Whether captioned scene `index` also gives a captioning example: `share` of the scenes,

@@ -93,6 +93,21 @@ public struct ShapesSequences: Sendable {
                      completion: text(answer) + [specials.endOfSequence])
     }
 
+    /// Several questions about one picture: `BOS <image> q1 ASSISTANT a1 EOS q2 ASSISTANT a2 EOS ...`.
+    /// Each answer ends as a single answer does, so the model still stops after one; the picture's
+    /// tokens are paid once for all of them. Only the answers (and their EOS) carry weight.
+    public func conversationExample(imageCodes: [Int], turns: [(question: String, answer: String)]) -> TrainingExample {
+        precondition(!turns.isEmpty, "a conversation needs a question")
+        var example = questionExample(imageCodes: imageCodes, question: turns[0].question, answer: turns[0].answer)
+        for turn in turns.dropFirst() {
+            let asked = text(turn.question) + [vocabulary.assistant]
+            let answer = text(turn.answer) + [specials.endOfSequence]
+            example.ids += asked + answer
+            example.weights += [Float](repeating: 0, count: asked.count) + [Float](repeating: 1, count: answer.count)
+        }
+        return example
+    }
+
     public func readingExample(description: String, question: String, answer: String) -> TrainingExample {
         Self.example(prompt: readingPrompt(description: description, question: question), completion: text(answer) + [specials.endOfSequence])
     }

@@ -31,6 +31,9 @@ public struct QuestionSample: Sendable, Equatable {
     public var scene: Scene
     public var image: RGBImage
     public var question: VisualQuestion
+    /// More questions about the same picture, asked after `question` in one conversation
+    /// (`TaskData.questions(perPicture:)`); empty for one question per picture.
+    public var followUps: [VisualQuestion] = []
 }
 
 /// An expert demonstration: `frames[k]` is what the gripper saw before `actions[k]`, the expert's
@@ -82,14 +85,22 @@ public enum TaskData {
     }
 
     /// (image, question, answer) triples; question kinds drawn uniformly among those the scene allows.
+    /// With `perPicture` above 1, each picture also gets up to `perPicture - 1` different follow-up
+    /// questions, drawn from a stream of their own so that the scenes and first questions are the
+    /// same whatever `perPicture` is.
     public static func questions(_ split: DataSplit, start: Int = 0, count: Int,
-                                 positionStep: Int = 1) -> [QuestionSample] {
+                                 positionStep: Int = 1, perPicture: Int = 1) -> [QuestionSample] {
         indices(start, count).map { index in
             var rng = SeededRandom(seed: seed(split, .question, index: index), stream: 7)
             let kind = rng.element(of: SceneKind.allCases)
             let scene = SceneGenerator.scene(kind: kind, positionStep: positionStep, using: &rng)
             let question = QuestionGenerator.question(about: scene, using: &rng)
-            return QuestionSample(scene: scene, image: SceneRenderer.render(scene), question: question)
+            var sample = QuestionSample(scene: scene, image: SceneRenderer.render(scene), question: question)
+            if perPicture > 1 {
+                var more = SeededRandom(seed: seed(split, .question, index: index), stream: 8)
+                sample.followUps = QuestionGenerator.followUps(about: scene, count: perPicture - 1, asked: question, using: &more)
+            }
+            return sample
         }
     }
 

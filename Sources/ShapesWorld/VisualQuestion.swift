@@ -90,6 +90,22 @@ public enum QuestionGenerator {
         }
         return rng.element(of: candidates)
     }
+
+    /// Up to `count` more questions about `scene`, each drawn as `question(about:using:)` draws one,
+    /// none repeating another or `asked`. Description questions are left out: they are captioning,
+    /// and a caption in the same conversation would answer the questions after it as text.
+    public static func followUps(about scene: Scene, count: Int, asked: VisualQuestion,
+                                 using rng: inout SeededRandom) -> [VisualQuestion] {
+        var seen: Set<String> = [asked.question]
+        var found: [VisualQuestion] = []
+        // Some scenes allow few questions (one object: a handful of kinds), so draws are bounded.
+        for _ in 0..<(count * 8) where found.count < count {
+            let next = question(about: scene, using: &rng)
+            guard next.kind != .describe, seen.insert(next.question).inserted else { continue }
+            found.append(next)
+        }
+        return found
+    }
 }
 
 /// Scores a model's answer against the expected one.

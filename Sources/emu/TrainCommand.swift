@@ -61,6 +61,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .long, help: "With --recipe shapes: visual questions in the mix, for understanding (default: the recipe's 6000).")
     var questions: Int?
 
+    @Option(name: .customLong("questions-per-picture"), help: "With --recipe shapes: ask this many different questions about each of the --questions pictures, in one conversation (the picture's tokens paid once; 1 to 8; default: the recipe's 1).")
+    var questionsPerPicture: Int?
+
     @Flag(name: .customLong("describe-then-answer"), help: "With --recipe shapes: teach the model to answer each visual question by first describing the picture (caption, 'so', answer); `emu chat` shows the description, `emu eval` scores the answer after it.")
     var describeThenAnswer = false
 
@@ -106,6 +109,9 @@ struct TrainRecipeCommand: ParsableCommand {
 
     @Option(name: .customLong("learning-rate"), help: "With --recipe shapes: the decoder's peak learning rate (AdamW, warmup then cosine decay; default: the recipe's 0.001).")
     var learningRate: Float?
+
+    @Option(name: .customLong("batch-size"), help: "With --recipe shapes: the decoder's packed rows per optimizer step (each of the recipe's 512 tokens; at the same --task-tokens, half the rows is twice the steps; default: the recipe's 8).")
+    var batchSize: Int?
 
     @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default the recipe's 1.5).")
     var imageCFG: Float?
@@ -176,6 +182,13 @@ struct TrainRecipeCommand: ParsableCommand {
                 guard describeThenAnswer else { throw UserError("--answer-from-description goes with --describe-then-answer") }
                 settings.answerFromDescription = true
             }
+            if let questionsPerPicture {
+                guard (1...8).contains(questionsPerPicture) else { throw UserError("--questions-per-picture must be 1 to 8, not \(questionsPerPicture)") }
+                guard !answerFromDescription || questionsPerPicture == 1 else {
+                    throw UserError("--questions-per-picture asks about a picture; with --answer-from-description questions are read from text")
+                }
+                settings.questionsPerPicture = questionsPerPicture
+            }
             if locateThenAct { settings.locateBeforeActing = true }
             if listObjects {
                 guard locateThenAct else { throw UserError("--list-objects goes with --locate-then-act") }
@@ -222,6 +235,10 @@ struct TrainRecipeCommand: ParsableCommand {
             if let learningRate {
                 guard learningRate > 0, learningRate < 1, learningRate.isFinite else { throw UserError("--learning-rate must be above 0 and below 1, not \(learningRate)") }
                 settings.learningRate = learningRate
+            }
+            if let batchSize {
+                guard (1...256).contains(batchSize) else { throw UserError("--batch-size must be 1 to 256 rows, not \(batchSize)") }
+                settings.batchSize = batchSize
             }
             if let imageCFG {
                 try ImageDrawing.check(imageCFG, flag: "--image-cfg")

@@ -11,8 +11,8 @@ final class DescribeThenAnswerTests: XCTestCase {
         let samples = TaskData.questions(.heldOut, count: 300)
         XCTAssertTrue(samples.contains { $0.question.kind == .describe } && samples.contains { $0.question.kind == .existence })
         for sample in samples {
-            XCTAssertEqual(ShapesRecipe.completion(of: sample, describingFirst: false), sample.question.answer)
-            let completion = ShapesRecipe.completion(of: sample, describingFirst: true)
+            XCTAssertEqual(ShapesRecipe.completion(of: sample.question, in: sample.scene, describingFirst: false), sample.question.answer)
+            let completion = ShapesRecipe.completion(of: sample.question, in: sample.scene, describingFirst: true)
             guard sample.question.kind != .describe else {
                 // The description is the answer: no second copy of it.
                 XCTAssertEqual(completion, sample.question.answer)

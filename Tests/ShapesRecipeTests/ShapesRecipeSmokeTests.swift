@@ -202,6 +202,8 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         var faster = ShapesRecipe.Settings()
         faster.learningRate = 0.003
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003")
+        faster.batchSize = 4
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4")
     }
 
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
