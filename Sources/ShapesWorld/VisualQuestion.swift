@@ -92,8 +92,9 @@ public enum QuestionGenerator {
     }
 
     /// Up to `count` more questions about `scene`, each drawn as `question(about:using:)` draws one,
-    /// none repeating another or `asked`. Description questions are left out: they are captioning,
-    /// and a caption in the same conversation would answer the questions after it as text.
+    /// none repeating another or `asked`. Description questions are left out (they are captioning;
+    /// a caption mid-conversation would hand the questions after it their answers as text); when
+    /// `asked` is one, the follow-ups come after its caption, as in a chat.
     public static func followUps(about scene: Scene, count: Int, asked: VisualQuestion,
                                  using rng: inout SeededRandom) -> [VisualQuestion] {
         var seen: Set<String> = [asked.question]
