@@ -201,6 +201,12 @@ public struct ShapesRecipe {
     public func run(output: URL, resume: Bool = false) throws -> Outcome {
         var s = settings
         let started = Date()
+        // A reading model's questions are text: follow-ups about a picture would be dropped unseen.
+        guard (s.questionsPerPicture ?? 1) == 1 || !s.readsDescriptions else {
+            throw ShapesModelError.invalid("settings", reason: "several questions per picture ask about a picture, but a model that "
+                                           + "answers from its description reads its questions as text (drop --questions-per-picture "
+                                           + "or --answer-from-description)")
+        }
         let saved = resume ? try SavedRecipeRun.load(from: output, requested: s) : nil
         if let saved, !saved.isUnfinished {
             log("\(output.path) holds the finished run (\(saved.outcome.steps) steps): nothing to resume")

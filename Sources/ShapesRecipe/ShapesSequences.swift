@@ -6,7 +6,8 @@ import Foundation
 /// learns to write):
 ///
 /// - text-to-image: `BOS caption BOI "8*8" IMG rows EOF EOI EOS` (learns the grid and the tail)
-/// - understanding: `BOS <image> question ASSISTANT answer EOS` (learns the answer)
+/// - understanding: `BOS <image> question ASSISTANT answer EOS` (learns the answer; several
+///   questions about one picture continue it with `question ASSISTANT answer EOS` turns)
 /// - video: `BOS BOI "8*8" IMG frame1 EOF ... frameN EOF EOI EOS` (learns frames after the prefix)
 /// - actions: `BOS <image> instruction ASSISTANT BOA action(s) EOA EOS` (learns the action span)
 ///

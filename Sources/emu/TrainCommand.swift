@@ -184,9 +184,6 @@ struct TrainRecipeCommand: ParsableCommand {
             }
             if let questionsPerPicture {
                 guard (1...8).contains(questionsPerPicture) else { throw UserError("--questions-per-picture must be 1 to 8, not \(questionsPerPicture)") }
-                guard !answerFromDescription || questionsPerPicture == 1 else {
-                    throw UserError("--questions-per-picture asks about a picture; with --answer-from-description questions are read from text")
-                }
                 settings.questionsPerPicture = questionsPerPicture
             }
             if locateThenAct { settings.locateBeforeActing = true }

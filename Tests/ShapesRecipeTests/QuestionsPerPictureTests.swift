@@ -57,6 +57,22 @@ final class QuestionsPerPictureTests: XCTestCase {
         XCTAssertEqual(answers, try questions.map { try layout.tokenizer.encode($0.answer) })
     }
 
+    /// A model that answers from its description reads its questions as text, so follow-ups about
+    /// the picture would be dropped unseen: the recipe refuses the pair by name, writing nothing.
+    func testRecipeRefusesFollowUpsForAModelThatReadsItsDescription() {
+        var settings = ShapesRecipe.Settings.smoke
+        settings.describeBeforeAnswer = true
+        settings.answerFromDescription = true
+        settings.questionsPerPicture = 2
+        let folder = temporaryFolder("questions-per-picture-reading")
+        var logged: [String] = []
+        XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { logged.append($0) }).run(output: folder)) { error in
+            XCTAssertTrue("\(error)".contains("--questions-per-picture"), "\(error)")
+        }
+        XCTAssertTrue(logged.isEmpty, "refused before any work: \(logged)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path))
+    }
+
     func testModelCardNamesTheSetting() {
         var settings = ShapesRecipe.Settings()
         settings.questionsPerPicture = 1
