@@ -55,29 +55,49 @@ extension Tensor {
 
     /// Attention of q [B, Hq, S, D] over k, v [B, Hkv, T, D] (Hq a multiple of Hkv). Query i sits
     /// at absolute position T - S + i; with `causal` it sees keys 0...that position.
+    /// `firstVisibleKeys` ([B * S], row-major by batch then query), when given, raises each
+    /// query's lowest visible key: examples packed into one row then attend only within
+    /// themselves, as each would alone.
     /// Streams over key blocks with a running softmax (no S x T matrix), parallel over heads.
-    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, causal: Bool, scale: Float? = nil) -> Tensor {
+    public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, causal: Bool, scale: Float? = nil,
+                                 firstVisibleKeys: [Int32]? = nil) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q \(q.shape) k \(k.shape) v \(v.shape)")
         let (b, hq, s, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let (hkv, t) = (k.shape[1], k.shape[2])
         precondition(hkv > 0 && hq % hkv == 0 && k.shape == v.shape && k.shape[0] == b && k.shape[3] == d && t >= s,
                      "attention: q \(q.shape) k \(k.shape) v \(v.shape)")
+        if let starts = firstVisibleKeys {
+            // Every query must keep at least one key, or its softmax has nothing to normalize.
+            precondition(starts.count == b * s && starts.indices.allSatisfy { i in
+                starts[i] >= 0 && Int(starts[i]) <= (causal ? t - s + i % s : t - 1)
+            }, "attention: first visible keys must be \(b * s) values, each at most its query's last visible key")
+        }
         let scale = scale ?? 1 / Float(d).squareRoot()
         let (qf, kf, vf) = (q.to(.float32), k.to(.float32), v.to(.float32))
         let out = Tensor(uninitialized: q.shape)
         withExtendedLifetime((qf, kf, vf)) {
-            emu_attention(qf.floatPointer, kf.floatPointer, vf.floatPointer, out.mutableFloatPointer,
-                          b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
+            withOptionalPointer(firstVisibleKeys) { starts in
+                emu_attention(qf.floatPointer, kf.floatPointer, vf.floatPointer, out.mutableFloatPointer, starts,
+                              b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
+            }
         }
         return Autograd.record(out, inputs: [q, k, v]) { g in
             let gf = g.to(.float32)
             let dq = Tensor(uninitialized: q.shape), dk = Tensor(uninitialized: k.shape), dv = Tensor(uninitialized: k.shape)
             withExtendedLifetime((qf, kf, vf, gf)) {
-                emu_attention_backward(qf.floatPointer, kf.floatPointer, vf.floatPointer, gf.floatPointer,
-                                       dq.mutableFloatPointer, dk.mutableFloatPointer, dv.mutableFloatPointer,
-                                       b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
+                withOptionalPointer(firstVisibleKeys) { starts in
+                    emu_attention_backward(qf.floatPointer, kf.floatPointer, vf.floatPointer, gf.floatPointer,
+                                           dq.mutableFloatPointer, dk.mutableFloatPointer, dv.mutableFloatPointer, starts,
+                                           b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
+                }
             }
             return [dq, dk, dv]
         }
     }
+}
+
+/// `body` with the array's storage, or with nil when there is no array.
+private func withOptionalPointer<R>(_ values: [Int32]?, _ body: (UnsafePointer<Int32>?) -> R) -> R {
+    guard let values else { return body(nil) }
+    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -6,8 +6,15 @@ import EmuTensor
 public protocol NextTokenModel {
     /// Trainable parameters by checkpoint name.
     var parameters: [String: Tensor] { get }
-    /// Logits [batch * length, vocab] for `inputs` (batch rows of equal length), recorded for autograd.
-    func logits(forTraining inputs: [[Int]]) -> Tensor
+    /// Logits [batch * length, vocab] for `inputs` (batch rows of equal length), recorded for
+    /// autograd. `firstVisiblePositions` ([batch * length], nil: 0 for all), when given, is the
+    /// first position each input may attend to (`PackedBatch.firstVisiblePositions`).
+    func logits(forTraining inputs: [[Int]], firstVisiblePositions: [Int32]?) -> Tensor
+}
+
+extension NextTokenModel {
+    /// Logits with every position seeing the whole row before it.
+    public func logits(forTraining inputs: [[Int]]) -> Tensor { logits(forTraining: inputs, firstVisiblePositions: nil) }
 }
 
 /// Settings of one next-token training run.
@@ -25,6 +32,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Tokens put in place of the examples' noisable inputs (nil: none). Optional so that trainer
     /// states saved before it existed still load.
     public var contextNoise: ContextNoise?
+    /// Whether each example packed into a row attends only to itself (as it will when generating
+    /// alone) rather than also to the examples packed before it. Optional so that trainer states
+    /// saved before it existed still load (nil: they did not isolate).
+    public var isolatesExamples: Bool?
 
     /// Noise on the context a model will later write itself (video frames), so that training
     /// shows it imperfect context as free-running generation does: each packed row draws a rate
@@ -66,7 +77,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public init(steps: Int, batchSize: Int = 8, gradientAccumulation: Int = 1, sequenceLength: Int = 512,
                 schedule: LearningRateSchedule? = nil, optimizer: AdamW.Configuration = .init(),
                 maxGradientNorm: Float = 1.0, seed: UInt64 = 0, evaluationInterval: Int = 0, checkpointInterval: Int = 0,
-                contextNoise: ContextNoise? = nil) {
+                contextNoise: ContextNoise? = nil, isolatesExamples: Bool = false) {
         self.steps = steps
         self.batchSize = batchSize
         self.gradientAccumulation = gradientAccumulation
@@ -78,6 +89,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         self.evaluationInterval = evaluationInterval
         self.checkpointInterval = checkpointInterval
         self.contextNoise = contextNoise
+        self.isolatesExamples = isolatesExamples ? true : nil
     }
 }
 
@@ -111,6 +123,11 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         self.configuration = configuration
         self.optimizer = AdamW(configuration: configuration.optimizer)
         self.packer = SequencePacker(length: configuration.sequenceLength, paddingID: paddingID)
+    }
+
+    /// What `batch`'s positions may attend to under this configuration (nil: the whole row).
+    func firstVisiblePositions(_ batch: PackedBatch) -> [Int32]? {
+        configuration.isolatesExamples == true ? batch.firstVisiblePositions : nil
     }
 
     /// Completed optimizer steps.
@@ -166,8 +183,11 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         guard !picked.isEmpty else { return }
         let replaced = picked.map(\.replaced)
         var inputs = picked.map { batch.inputs[$0.row] }
+        let pickedRows = PackedBatch(inputs: inputs, targets: [], weights: [],
+                                     exampleStarts: picked.map { $0.row < batch.exampleStarts.count ? batch.exampleStarts[$0.row] : [] })
+        let visible = firstVisiblePositions(pickedRows)
         for _ in 0..<(noise.passes ?? 1) {
-            let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs) }
+            let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs, firstVisiblePositions: visible) }
             let (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
             for r in inputs.indices {
                 for i in replaced[r] {
@@ -187,7 +207,8 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
                 let w = b.weights.flatMap { $0 }
                 let sw = w.reduce(0, +)
                 guard sw > 0 else { continue }
-                let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs), targets: b.targets.flatMap { $0 }, weights: w)
+                let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, firstVisiblePositions: firstVisiblePositions(b)),
+                                             targets: b.targets.flatMap { $0 }, weights: w)
                 total += loss.item * sw
                 weight += sw
             }
@@ -209,7 +230,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         var lossSum: Float = 0
         var tokens = 0
         for (b, sw) in zip(micro, weightSums) where sw > 0 {
-            let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs),
+            let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, firstVisiblePositions: firstVisiblePositions(b)),
                                          targets: b.targets.flatMap { $0 }, weights: b.weights.flatMap { $0 })
             let share = sw / totalWeight
             loss.scaled(by: share).backward()

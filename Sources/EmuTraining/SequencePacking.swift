@@ -7,6 +7,9 @@ public struct TrainingExample: Sendable, Equatable {
     /// Positions whose token the trainer may replace, as an input only, by another
     /// (`TrainingConfiguration.ContextNoise`); the target stays the true token. Empty: none.
     public var noisable: [Bool]
+    /// In a packed row, where each example begins (`SequencePacker.pack` sets them; the padding
+    /// tail counts as one more). Empty: the row is one example.
+    public var exampleStarts: [Int] = []
 
     public init(ids: [Int], weights: [Float], noisable: [Bool] = []) {
         precondition(ids.count == weights.count, "\(ids.count) ids but \(weights.count) weights")
@@ -24,11 +27,27 @@ public struct PackedBatch: Sendable, Equatable {
     public var weights: [[Float]]
     /// Per input position: may context noise replace it (empty rows: no position may).
     public var noisable: [[Bool]] = []
+    /// Per row: the input positions where its packed examples begin (empty rows: one example).
+    public var exampleStarts: [[Int]] = []
 
     public var batchSize: Int { inputs.count }
     public var length: Int { inputs.first?.count ?? 0 }
     /// Tokens that carry weight (what tokens/s counts).
     public var supervisedTokenCount: Int { weights.reduce(0) { $0 + $1.filter { $0 > 0 }.count } }
+
+    /// Per input position (row-major), the first position it may attend to: the start of the
+    /// example it belongs to, so that packed examples do not see one another.
+    public var firstVisiblePositions: [Int32] {
+        inputs.indices.flatMap { r -> [Int32] in
+            var out = [Int32](repeating: 0, count: length)
+            let starts = r < exampleStarts.count ? exampleStarts[r] : []
+            for (n, start) in starts.enumerated() where start < length {
+                let end = n + 1 < starts.count ? min(starts[n + 1], length) : length
+                for i in start..<end { out[i] = Int32(start) }
+            }
+            return out
+        }
+    }
 }
 
 public enum SequencePackingError: Error, CustomStringConvertible {
@@ -57,19 +76,22 @@ public struct SequencePacker: Sendable {
     /// Rows in input order (first fit, in sequence).
     public func pack(_ examples: [TrainingExample]) throws -> [TrainingExample] {
         var rows: [TrainingExample] = []
-        var ids: [Int] = [], weights: [Float] = [], noisable: [Bool] = []
+        var ids: [Int] = [], weights: [Float] = [], noisable: [Bool] = [], starts: [Int] = []
         var anyNoisable = false
         func flush() {
             guard !ids.isEmpty else { return }
             let pad = length + 1 - ids.count
-            rows.append(TrainingExample(ids: ids + Array(repeating: paddingID, count: pad),
-                                        weights: weights + Array(repeating: 0, count: pad),
-                                        noisable: anyNoisable ? noisable + Array(repeating: false, count: pad) : []))
-            ids = []; weights = []; noisable = []; anyNoisable = false
+            var row = TrainingExample(ids: ids + Array(repeating: paddingID, count: pad),
+                                      weights: weights + Array(repeating: 0, count: pad),
+                                      noisable: anyNoisable ? noisable + Array(repeating: false, count: pad) : [])
+            row.exampleStarts = pad > 0 ? starts + [ids.count] : starts
+            rows.append(row)
+            ids = []; weights = []; noisable = []; starts = []; anyNoisable = false
         }
         for (i, e) in examples.enumerated() {
             guard e.ids.count <= length + 1 else { throw SequencePackingError.exampleTooLong(index: i, length: e.ids.count, limit: length) }
             if ids.count + e.ids.count > length + 1 { flush() }
+            starts.append(ids.count)
             ids += e.ids
             // The first token of an example is never predicted from the previous example.
             weights += [0] + e.weights.dropFirst()
@@ -87,7 +109,8 @@ public struct SequencePacker: Sendable {
             return PackedBatch(inputs: chunk.map { Array($0.ids.dropLast()) },
                                targets: chunk.map { Array($0.ids.dropFirst()) },
                                weights: chunk.map { Array($0.weights.dropFirst()) },
-                               noisable: chunk.map { $0.noisable.isEmpty ? [] : Array($0.noisable.dropLast()) })
+                               noisable: chunk.map { $0.noisable.isEmpty ? [] : Array($0.noisable.dropLast()) },
+                               exampleStarts: chunk.map(\.exampleStarts))
         }
     }
 }

@@ -81,7 +81,7 @@ public final class TrainableTransformer: NextTokenModel {
     func parameter(_ name: String) -> Tensor { parameters[Self.modelPrefix + name]! }
 
     /// Logits [batch * length, vocab] for equal-length rows, recorded for autograd.
-    public func logits(forTraining inputs: [[Int]]) -> Tensor {
+    public func logits(forTraining inputs: [[Int]], firstVisiblePositions: [Int32]?) -> Tensor {
         let c = configuration
         let (b, s) = (inputs.count, inputs.first?.count ?? 0)
         precondition(b > 0 && s > 0 && inputs.allSatisfy { $0.count == s }, "training rows must be non-empty and of equal length")
@@ -90,7 +90,7 @@ public final class TrainableTransformer: NextTokenModel {
         for l in 0..<c.layerCount {
             let p = "layers.\(l)."
             let attended = attention(x.rmsNorm(weight: parameter(p + "input_layernorm.weight"), epsilon: c.rmsNormEpsilon),
-                                     layer: p + "self_attn.", rope: rope)
+                                     layer: p + "self_attn.", rope: rope, firstVisible: firstVisiblePositions)
             let h = x + attended
             let n = h.rmsNorm(weight: parameter(p + "post_attention_layernorm.weight"), epsilon: c.rmsNormEpsilon)
             let gate = n.linear(weight: parameter(p + "mlp.gate_proj.weight")).silu()
@@ -102,7 +102,9 @@ public final class TrainableTransformer: NextTokenModel {
     }
 
     /// Causal grouped-query attention of x [B, S, hidden], composed of differentiable ops.
-    func attention(_ x: Tensor, layer p: String, rope: RotaryTables) -> Tensor {
+    /// RoPE is relative, so an example packed at any offset and seeing only itself computes what
+    /// it would alone.
+    func attention(_ x: Tensor, layer p: String, rope: RotaryTables, firstVisible: [Int32]?) -> Tensor {
         let c = configuration
         let (b, s, d) = (x.shape[0], x.shape[1], c.headDim)
         func heads(_ t: Tensor, _ h: Int) -> Tensor { t.reshaped([b, s, h, d]).permuted([0, 2, 1, 3]) }
@@ -110,7 +112,7 @@ public final class TrainableTransformer: NextTokenModel {
         let k = rope.apply(heads(x.linear(weight: parameter(p + "k_proj.weight")), c.keyValueHeads))
         let v = heads(x.linear(weight: parameter(p + "v_proj.weight")), c.keyValueHeads)
         // Fused causal attention with grouped KV heads: no S x S matrix, no repeated K/V.
-        let attended = Tensor.attention(query: q, key: k, value: v, causal: true)  // [B, H, S, D]
+        let attended = Tensor.attention(query: q, key: k, value: v, causal: true, firstVisibleKeys: firstVisible)  // [B, H, S, D]
         return attended.permuted([0, 2, 1, 3]).reshaped([b, s, c.attentionHeads * d])
             .linear(weight: parameter(p + "o_proj.weight"))
     }

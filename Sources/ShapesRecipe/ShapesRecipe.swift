@@ -119,6 +119,10 @@ public struct ShapesRecipe {
         public var intermediateSize = 768
         public var sequenceLength = 512
         public var batchSize = 8
+        /// Each example packed into a training row attends only to itself, as it will when the
+        /// model generates (`--isolate-examples`); otherwise it also sees the unrelated examples
+        /// packed before it. Optional so that settings saved before it existed still load.
+        public var isolatesExamples: Bool? = nil
         /// Optimizer steps, when `taskTokens` is 0.
         public var steps = 3600
         /// When positive, replaces `steps`: train until the optimizer has seen this many tokens of
@@ -360,7 +364,8 @@ public struct ShapesRecipe {
                                                      // A roll-out takes one pass per written frame.
                                                      return rate > 0 ? .init(source: source, maxRate: rate, replacements: vocabulary.visualTokenRange,
                                                                              passes: source == .modelRollout ? s.videoFrames - s.videoPrefixFrames : 1) : nil
-                                                 }),
+                                                 },
+                                                 isolatesExamples: s.isolatesExamples ?? false),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []
         if let saved {

@@ -55,6 +55,7 @@ struct TrainLanguageModelCommand: ParsableCommand {
     @Option(name: .long, help: "Loss weight of vision tokens (the paper: 0.5).") var visionWeight: Float = 0.5
     @Flag(name: .long, help: "Supervise only the vision tokens (generation fine-tuning).") var visionOnly = false
     @Option(name: .long, help: "Probability of dropping a caption (classifier-free guidance).") var captionDropout = 0.05
+    @Flag(name: .long, help: "Each example packed into a row attends only to itself, as when generating (default: also to the examples packed before it).") var isolateExamples = false
     @Option(name: .long, help: "JSON Lines metrics log (appended). Default: OUTPUT.metrics.jsonl.") var log: String?
     @Flag(name: .long, help: "Continue the run saved in --output bit for bit.") var resume = false
     @Flag(name: .long, help: "Print one JSON summary on stdout; progress goes to stderr.") var json = false
@@ -139,7 +140,7 @@ struct TrainLanguageModelCommand: ParsableCommand {
             var configuration = TrainingConfiguration(
                 steps: steps, batchSize: batchSize, gradientAccumulation: accumulation, sequenceLength: sequenceLength,
                 optimizer: .init(learningRate: learningRate, weightDecay: weightDecay), maxGradientNorm: maxGradientNorm,
-                seed: seed, evaluationInterval: evalInterval, checkpointInterval: saveInterval)
+                seed: seed, evaluationInterval: evalInterval, checkpointInterval: saveInterval, isolatesExamples: isolateExamples)
             if let warmup { configuration.schedule.warmupSteps = warmup }
             let trainer = NextTokenTrainer(model: model, rows: trainRows, configuration: configuration, paddingID: pipeline.specials.endOfSequence)
             if resuming {

@@ -91,6 +91,14 @@ final class GradientTests: XCTestCase {
                             reference: { Ref.attention($0[0], $0[1], $0[2], b: 1, hq: hq, hkv: hkv, s: s, t: t, d: d,
                                                        causal: causal, scale: 1 / Double(d).squareRoot()) })
         }
+        // Two rows, each packing examples that must not see one another (first keys per query).
+        let (hq, hkv, s, d) = (2, 1, 5, 4)
+        let firsts = [0, 0, 2, 2, 2, 0, 1, 1, 3, 4]
+        let (qv, kv, vv) = (r.floats(2 * hq * s * d), r.floats(2 * hkv * s * d), r.floats(2 * hkv * s * d))
+        assertGradients([(qv, [2, hq, s, d]), (kv, [2, hkv, s, d]), (vv, [2, hkv, s, d])], "attention with first visible keys",
+                        op: { Tensor.attention(query: $0[0], key: $0[1], value: $0[2], causal: true, firstVisibleKeys: firsts.map(Int32.init)) },
+                        reference: { Ref.attention($0[0], $0[1], $0[2], b: 2, hq: hq, hkv: hkv, s: s, t: s, d: d,
+                                                   causal: true, scale: 1 / Double(d).squareRoot(), firstKeys: firsts) })
     }
 
     func testLayoutAndGather() {

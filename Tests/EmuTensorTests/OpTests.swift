@@ -153,6 +153,36 @@ final class OpTests: XCTestCase {
         }
     }
 
+    /// Per-query first visible keys (examples packed in one row): against the masked float64
+    /// reference, with examples that cross query tiles (64) and key tiles (256), a one-token
+    /// example, and a KV offset; tolerance 1e-5 abs + 1e-4 rel.
+    func testAttentionWithFirstVisibleKeys() {
+        var random = SeededRandom(19)
+        func starts(_ boundaries: [Int], length: Int) -> [Int] {
+            (0..<length).map { i in boundaries.last { $0 <= i }! }
+        }
+        let cases: [(b: Int, hq: Int, hkv: Int, s: Int, t: Int, d: Int, firsts: [Int])] = [
+            (2, 4, 2, 300, 300, 8, starts([0, 70, 71, 130, 257], length: 300) + starts([0, 200], length: 300)),
+            (1, 2, 1, 5, 9, 6, [0, 4, 5, 5, 8]),   // KV offset 4: query i is at position 4 + i
+        ]
+        onBothPaths { path in
+            for c in cases {
+                let q = random.floats(c.b * c.hq * c.s * c.d), k = random.floats(c.b * c.hkv * c.t * c.d), v = random.floats(c.b * c.hkv * c.t * c.d)
+                let y = Tensor.attention(query: Tensor(q, shape: [c.b, c.hq, c.s, c.d]), key: Tensor(k, shape: [c.b, c.hkv, c.t, c.d]),
+                                         value: Tensor(v, shape: [c.b, c.hkv, c.t, c.d]), causal: true,
+                                         firstVisibleKeys: c.firsts.map(Int32.init))
+                let expected = Ref.attention(q.map(Double.init), k.map(Double.init), v.map(Double.init),
+                                             b: c.b, hq: c.hq, hkv: c.hkv, s: c.s, t: c.t, d: c.d, causal: true,
+                                             scale: 1 / Double(c.d).squareRoot(), firstKeys: c.firsts)
+                XCTAssertLessThanOrEqual(closeness(y.toArray(), expected, atol: 1e-5, rtol: 1e-4), 1, "\(path) \(c.s) \(c.t)")
+                // The mask must matter: unmasked attention differs from the reference.
+                let unmasked = Tensor.attention(query: Tensor(q, shape: [c.b, c.hq, c.s, c.d]), key: Tensor(k, shape: [c.b, c.hkv, c.t, c.d]),
+                                                value: Tensor(v, shape: [c.b, c.hkv, c.t, c.d]), causal: true)
+                XCTAssertGreaterThan(closeness(unmasked.toArray(), expected, atol: 1e-5, rtol: 1e-4), 1, "\(path) \(c.s) \(c.t)")
+            }
+        }
+    }
+
     func testEmbeddingFromHalfTables() {
         var random = SeededRandom(17)
         let table = random.floats(11 * 9)

@@ -204,6 +204,9 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003")
         faster.batchSize = 4
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4")
+        faster.isolatesExamples = true
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster),
+                       "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4 --isolate-examples")
     }
 
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading

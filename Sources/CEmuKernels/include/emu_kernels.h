@@ -86,12 +86,13 @@ void emu_im2col(const emu_conv_geometry *g, const float *x, long p0, long count,
 /// Adds cols back into dx (the adjoint of im2col).
 void emu_col2im(const emu_conv_geometry *g, const float *cols, long p0, long count, float *dx);
 
-/* ---- attention: q [B,Hq,S,D], k,v [B,Hkv,T,D]; query i at absolute position T-S+i ---- */
-void emu_attention(const float *q, const float *k, const float *v, float *out,
+/* ---- attention: q [B,Hq,S,D], k,v [B,Hkv,T,D]; query i at absolute position T-S+i ----
+   key_start: NULL, or [B,S] ints, the first key each query may see (examples packed in a row). */
+void emu_attention(const float *q, const float *k, const float *v, float *out, const int *key_start,
                    long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
 /// Gradients dq (same shape as q), dk, dv (same shape as k); all overwritten.
 void emu_attention_backward(const float *q, const float *k, const float *v, const float *dout,
-                            float *dq, float *dk, float *dv,
+                            float *dq, float *dk, float *dv, const int *key_start,
                             long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
 
 /* ---- OpenBLAS, loaded at run time for comparisons (never required) ---- */
