@@ -30,10 +30,12 @@ s.setdefault("actionNoise", 0); s.setdefault("actionChunk", 1)
 out = [f"{flag} {s[key]}" for key, flag in flags.items() if s.get(key) is not None]
 sources = {"modelPredictions": "model", "modelRollout": "rollout"}
 if s.get("videoContextSource") in sources: out.append("--video-context-source " + sources[s["videoContextSource"]])
-# The reasoning options (a unified model that writes before answering or acting gets specialists
-# that do too, or the comparison would measure the option, not the sharing).
+# The reasoning options and example isolation (a unified model that writes before answering or
+# acting, or trains on isolated examples, gets specialists that do too, or the comparison would
+# measure the option, not the sharing).
 options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescription": "--answer-from-description",
-           "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects"}
+           "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects",
+           "isolatesExamples": "--isolate-examples"}
 out += [flag for key, flag in options.items() if s.get(key) is True]
 print(" ".join(out))
 PY
