@@ -42,7 +42,8 @@ public struct PackedBatch: Sendable, Equatable {
             var out = [Int32](repeating: 0, count: length)
             let starts = r < exampleStarts.count ? exampleStarts[r] : []
             for (n, start) in starts.enumerated() where start < length {
-                let end = n + 1 < starts.count ? min(starts[n + 1], length) : length
+                // Starts out of order would be a packer bug; they then cover nothing rather than trap.
+                let end = max(start, n + 1 < starts.count ? min(starts[n + 1], length) : length)
                 for i in start..<end { out[i] = Int32(start) }
             }
             return out
