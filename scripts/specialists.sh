@@ -37,6 +37,9 @@ options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescript
            "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects",
            "isolatesExamples": "--isolate-examples"}
 out += [flag for key, flag in options.items() if s.get(key) is True]
+# Isolation is the recipe's default: a unified model trained without it (models 1-5) gets
+# specialists without it.
+if s.get("isolatesExamples") is not True: out.append("--no-isolate-examples")
 print(" ".join(out))
 PY
 )"

@@ -69,6 +69,8 @@ extension ShapesRecipe.Settings {
             other.codec = codec
             other.blankCells = blankCells
         }
+        // A run saved before isolation existed (nil) did not isolate: --no-isolate-examples resumes it.
+        if (other.isolatesExamples ?? false) == (isolatesExamples ?? false) { other.isolatesExamples = isolatesExamples }
         return zip(Mirror(reflecting: self).children, Mirror(reflecting: other).children).compactMap { mine, theirs in
             String(describing: mine.value) == String(describing: theirs.value) ? nil : mine.label
         }

@@ -120,9 +120,11 @@ public struct ShapesRecipe {
         public var sequenceLength = 512
         public var batchSize = 8
         /// Each example packed into a training row attends only to itself, as it will when the
-        /// model generates (`--isolate-examples`); otherwise it also sees the unrelated examples
-        /// packed before it. Optional so that settings saved before it existed still load.
-        public var isolatesExamples: Bool? = nil
+        /// model generates (`--isolate-examples`, the default since model 6: better text-to-image,
+        /// understanding and actions at the same tokens, RESULTS.md); otherwise it also sees the
+        /// unrelated examples packed before it. Optional so that settings saved before it existed
+        /// still load (as not isolated: nil).
+        public var isolatesExamples: Bool? = true
         /// Optimizer steps, when `taskTokens` is 0.
         public var steps = 3600
         /// When positive, replaces `steps`: train until the optimizer has seen this many tokens of

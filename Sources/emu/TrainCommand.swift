@@ -113,8 +113,8 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "With --recipe shapes: the decoder's packed rows per optimizer step (each of the recipe's 512 tokens; at the same --task-tokens, half the rows is twice the steps; default: the recipe's 8).")
     var batchSize: Int?
 
-    @Flag(name: .customLong("isolate-examples"), help: "With --recipe shapes: each example packed into a training row attends only to itself, as when the model generates (default: it also sees the examples packed before it in the row).")
-    var isolateExamples = false
+    @Flag(name: .customLong("isolate-examples"), inversion: .prefixedNo, help: "With --recipe shapes: each example packed into a training row attends only to itself, as when the model generates (default on; --no-isolate-examples: it also sees the examples packed before it in the row, as models 1-5 did).")
+    var isolateExamples: Bool?
 
     @Option(name: .customLong("image-cfg"), help: "With --recipe shapes: the guidance scale the model draws pictures with by default (its generation_config.json; default the recipe's 1.5).")
     var imageCFG: Float?
@@ -240,7 +240,7 @@ struct TrainRecipeCommand: ParsableCommand {
                 guard (1...256).contains(batchSize) else { throw UserError("--batch-size must be 1 to 256 rows, not \(batchSize)") }
                 settings.batchSize = batchSize
             }
-            if isolateExamples { settings.isolatesExamples = true }
+            if let isolateExamples { settings.isolatesExamples = isolateExamples }
             if let imageCFG {
                 try ImageDrawing.check(imageCFG, flag: "--image-cfg")
                 settings.imageGuidance = imageCFG

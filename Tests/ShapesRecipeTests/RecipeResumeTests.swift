@@ -110,4 +110,16 @@ final class RecipeResumeTests: XCTestCase {
         let fresh = try ShapesRecipe(settings: settings, log: { _ in }).run(output: temporaryFolder("recipe-new"), resume: true)
         XCTAssertEqual(fresh.steps, 12)
     }
+
+    /// A run saved before example isolation existed (nil) did not isolate: now that the recipe
+    /// isolates by default, `--no-isolate-examples` resumes it and the default is refused.
+    func testRunSavedBeforeIsolationResumesWithoutIt() {
+        var saved = ShapesRecipe.Settings()
+        saved.isolatesExamples = nil
+        var requested = saved
+        requested.isolatesExamples = false
+        XCTAssertEqual(saved.differences(from: requested), [])
+        requested.isolatesExamples = true
+        XCTAssertEqual(saved.differences(from: requested), ["isolatesExamples"])
+    }
 }

@@ -178,9 +178,11 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         let decoded = try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved))
         XCTAssertEqual(decoded.actionNoise, 0.25)
         saved.removeValue(forKey: "actionNoise")
+        XCTAssertEqual(saved.removeValue(forKey: "isolatesExamples") as? Bool, true, "isolation is the default")
         let old = try JSONDecoder().decode(ShapesRecipe.Settings.self, from: JSONSerialization.data(withJSONObject: saved))
         XCTAssertNil(old.actionNoise)
         XCTAssertNil(old.actionChunk)
+        XCTAssertNil(old.isolatesExamples, "settings saved before isolation existed resume without it")
     }
 
     /// The model card's `emu train` line makes the model again: every data setting that differs
@@ -194,8 +196,9 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         model4.taskTokens = 18_000_000
         model4.actionNoise = nil
         model4.actionChunk = nil
+        model4.isolatesExamples = nil
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(model4),
-                       "emu train --recipe shapes --seed 2 --task-tokens 18000000 --videos 1200 --action-noise 0 --action-chunk 1")
+                       "emu train --recipe shapes --seed 2 --task-tokens 18000000 --no-isolate-examples --videos 1200 --action-noise 0 --action-chunk 1")
         model4.actionEpisodes = 300
         model4.actionNoise = 0.1
         XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(model4).hasSuffix("--action-episodes 300 --action-noise 0.1 --action-chunk 1"))
@@ -204,9 +207,14 @@ final class ShapesRecipeSmokeTests: XCTestCase {
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003")
         faster.batchSize = 4
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4")
-        faster.isolatesExamples = true
+        // Isolation is the default: a run without it (or saved before it existed) says so.
+        faster.isolatesExamples = nil
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster),
-                       "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4 --isolate-examples")
+                       "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4 --no-isolate-examples")
+        faster.isolatesExamples = false
+        XCTAssertTrue(ShapesCheckpointWriter.recipeCommand(faster).hasSuffix("--batch-size 4 --no-isolate-examples"))
+        faster.isolatesExamples = true
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(faster), "emu train --recipe shapes --seed 0 --learning-rate 0.003 --batch-size 4")
     }
 
     /// `--blank-cells`: the saved model codes empty cells as the empty canvas, after reloading
