@@ -39,8 +39,11 @@ struct SavedRecipeRun {
         var settings = try decode(ShapesRecipe.Settings.self, try data(settingsFile), file: settingsFile)
         let differing = settings.differences(from: requested)
         guard differing.isEmpty else {
+            // A card written before isolation was the default does not name the flag that resumes it.
+            let isolationHint = differing.contains("isolatesExamples") && settings.isolatesExamples != true
+                ? "; a run made without example isolation resumes with --no-isolate-examples" : ""
             throw ShapesModelError.invalid(folder.path, reason: "--resume: its run was made with other settings ("
-                + differing.joined(separator: ", ") + "); give the flags it was made with (its README.md names them)")
+                + differing.joined(separator: ", ") + "); give the flags it was made with (its README.md names them)" + isolationHint)
         }
         settings.minutes = requested.minutes
         let outcome = try decode(ShapesRecipe.Outcome.self, try data(outcomeFile), file: outcomeFile)

@@ -113,7 +113,7 @@ final class RecipeResumeTests: XCTestCase {
 
     /// A run saved before example isolation existed (nil) did not isolate: now that the recipe
     /// isolates by default, `--no-isolate-examples` resumes it and the default is refused.
-    func testRunSavedBeforeIsolationResumesWithoutIt() {
+    func testRunSavedBeforeIsolationResumesWithoutIt() throws {
         var saved = ShapesRecipe.Settings()
         saved.isolatesExamples = nil
         var requested = saved
@@ -121,5 +121,18 @@ final class RecipeResumeTests: XCTestCase {
         XCTAssertEqual(saved.differences(from: requested), [])
         requested.isolatesExamples = true
         XCTAssertEqual(saved.differences(from: requested), ["isolatesExamples"])
+
+        var unisolated = settings
+        unisolated.isolatesExamples = nil
+        let folder = temporaryFolder("recipe-unisolated")
+        var recipe = ShapesRecipe(settings: unisolated, log: { _ in })
+        recipe.stopStep = 2
+        try recipe.run(output: folder)
+        XCTAssertEqual(settings.isolatesExamples, true)
+        XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder, resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("--no-isolate-examples"), "\(error)")
+        }
+        unisolated.isolatesExamples = false
+        XCTAssertEqual(try ShapesRecipe(settings: unisolated, log: { _ in }).run(output: folder, resume: true).steps, 12)
     }
 }
