@@ -34,12 +34,11 @@ if s.get("videoContextSource") in sources: out.append("--video-context-source " 
 # acting, or trains on isolated examples, gets specialists that do too, or the comparison would
 # measure the option, not the sharing).
 options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescription": "--answer-from-description",
-           "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects",
-           "isolatesExamples": "--isolate-examples"}
+           "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects"}
 out += [flag for key, flag in options.items() if s.get(key) is True]
-# Isolation is the recipe's default: a unified model trained without it (models 1-5) gets
-# specialists without it.
-if s.get("isolatesExamples") is not True: out.append("--no-isolate-examples")
+# Both ways, since isolation is the recipe's default: a unified model trained without it
+# (models 1-5, whose settings lack the key) gets specialists without it.
+out.append("--isolate-examples" if s.get("isolatesExamples") is True else "--no-isolate-examples")
 print(" ".join(out))
 PY
 )"

@@ -40,7 +40,7 @@ struct SavedRecipeRun {
         let differing = settings.differences(from: requested)
         guard differing.isEmpty else {
             // A card written before isolation was the default does not name the flag that resumes it.
-            let isolationHint = differing.contains("isolatesExamples") && settings.isolatesExamples != true
+            let isolationHint = differing.contains("isolatesExamples") && !settings.isolates
                 ? "; a run made without example isolation resumes with --no-isolate-examples" : ""
             throw ShapesModelError.invalid(folder.path, reason: "--resume: its run was made with other settings ("
                 + differing.joined(separator: ", ") + "); give the flags it was made with (its README.md names them)" + isolationHint)
@@ -73,7 +73,7 @@ extension ShapesRecipe.Settings {
             other.blankCells = blankCells
         }
         // A run saved before isolation existed (nil) did not isolate: --no-isolate-examples resumes it.
-        if (other.isolatesExamples ?? false) == (isolatesExamples ?? false) { other.isolatesExamples = isolatesExamples }
+        if other.isolates == isolates { other.isolatesExamples = isolatesExamples }
         return zip(Mirror(reflecting: self).children, Mirror(reflecting: other).children).compactMap { mine, theirs in
             String(describing: mine.value) == String(describing: theirs.value) ? nil : mine.label
         }

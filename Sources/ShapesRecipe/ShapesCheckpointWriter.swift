@@ -92,10 +92,7 @@ enum ShapesCheckpointWriter {
         if s.layers != d.layers { flags.append("--layers \(s.layers)") }
         if s.learningRate != d.learningRate { flags.append("--learning-rate \(s.learningRate)") }
         if s.batchSize != d.batchSize { flags.append("--batch-size \(s.batchSize)") }
-        // nil (settings saved before the option existed) is not isolated.
-        if (s.isolatesExamples ?? false) != (d.isolatesExamples ?? false) {
-            flags.append(s.isolatesExamples == true ? "--isolate-examples" : "--no-isolate-examples")
-        }
+        if s.isolates != d.isolates { flags.append(s.isolates ? "--isolate-examples" : "--no-isolate-examples") }
         if s.codebookSize != d.codebookSize { flags.append("--codebook-size \(s.codebookSize)") }
         if s.captionCount != d.captionCount { flags.append("--captions \(s.captionCount)") }
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }

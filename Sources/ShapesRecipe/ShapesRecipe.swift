@@ -125,6 +125,8 @@ public struct ShapesRecipe {
         /// unrelated examples packed before it. Optional so that settings saved before it existed
         /// still load (as not isolated: nil).
         public var isolatesExamples: Bool? = true
+        /// Whether examples are isolated: nil, a run saved before the option existed, did not isolate.
+        var isolates: Bool { isolatesExamples == true }
         /// Optimizer steps, when `taskTokens` is 0.
         public var steps = 3600
         /// When positive, replaces `steps`: train until the optimizer has seen this many tokens of
@@ -367,7 +369,7 @@ public struct ShapesRecipe {
                                                      return rate > 0 ? .init(source: source, maxRate: rate, replacements: vocabulary.visualTokenRange,
                                                                              passes: source == .modelRollout ? s.videoFrames - s.videoPrefixFrames : 1) : nil
                                                  },
-                                                 isolatesExamples: s.isolatesExamples ?? false),
+                                                 isolatesExamples: s.isolates),
             paddingID: vocabulary.specials.padding)
         var history: [StepMetrics] = []
         if let saved {
