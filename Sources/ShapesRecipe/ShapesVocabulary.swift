@@ -52,6 +52,9 @@ public struct ShapesVocabulary: Sendable, Equatable {
     }
     /// The token of visual code `code` (Emu3's `<|visual token 000042|>`).
     public static func visualTokenName(_ code: Int) -> String { String(format: "<|visual token %06d|>", code) }
+    static func isVisualTokenName(_ token: String) -> Bool {
+        token.hasPrefix("<|visual token ") && token.hasSuffix("|>")
+    }
     /// Visual code k -> token id.
     public var visualTokens: [Int] { Array(visualTokenRange) }
     public func actionToken(_ action: DiscreteAction) -> Int { ids[ActionVocabulary.token(for: action)]! }
@@ -77,6 +80,13 @@ public struct ShapesVocabulary: Sendable, Equatable {
 
     // MARK: tokenizer.json (HF WordLevel model, special tokens as added tokens)
 
+    /// The top-level keys HF `tokenizers` accepts in tokenizer.json: it refuses a file with any
+    /// other, so the codebook size is not written but read from the visual tokens.
+    public static let tokenizerJSONKeys: Set<String> = [
+        "version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "model",
+        "post_processor", "decoder",
+    ]
+
     public func tokenizerJSON() throws -> Data {
         var vocab: [String: Int] = [:]
         for (id, token) in tokens.enumerated() { vocab[token] = id }
@@ -93,7 +103,6 @@ public struct ShapesVocabulary: Sendable, Equatable {
                 ["type": "Punctuation", "behavior": "Isolated"]]],
             "decoder": ["type": "WordPiece", "prefix": "##", "cleanup": true],
             "model": ["type": "WordLevel", "vocab": vocab, "unk_token": Self.unknownToken],
-            "shapes_codebook_size": codebookSize,
         ]
         return try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
     }
@@ -105,8 +114,20 @@ public struct ShapesVocabulary: Sendable, Equatable {
         }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let model = json["model"] as? [String: Any], model["type"] as? String == "WordLevel",
-              let vocab = model["vocab"] as? [String: Int], let size = json["shapes_codebook_size"] as? Int else {
+              let vocab = model["vocab"] as? [String: Int] else {
             throw ShapesModelError.invalid(url.lastPathComponent, reason: "not a ShapesWorld WordLevel tokenizer")
+        }
+        // The codebook is the visual tokens; files written before stop 44 also state its size
+        // (`shapes_codebook_size`, a key HF tokenizers refuses), which must then agree.
+        let size = vocab.keys.filter(isVisualTokenName).count
+        if let stated = json["shapes_codebook_size"] {
+            guard let stated = stated as? Int, stated == size else {
+                throw ShapesModelError.invalid(url.lastPathComponent,
+                                               reason: "shapes_codebook_size \(stated) but \(size) visual tokens")
+            }
+        }
+        guard size > 0 else {
+            throw ShapesModelError.invalid(url.lastPathComponent, reason: "no visual tokens (<|visual token 000000|> ...)")
         }
         var tokens = [String](repeating: "", count: vocab.count)
         for (token, id) in vocab {

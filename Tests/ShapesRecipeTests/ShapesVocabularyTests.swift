@@ -30,4 +30,34 @@ final class ShapesVocabularyTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("visual tokens"), "\(error)")
         }
     }
+
+    /// tokenizer.json holds only keys HF tokenizers knows (it refuses the file otherwise; stop 43's
+    /// bundled file had `shapes_codebook_size`). A file written with that key still loads when the
+    /// key agrees with the visual tokens, and is refused by name when it does not.
+    func testTokenizerJSONHasOnlyHFKeysAndOldFilesStillLoad() throws {
+        let vocabulary = ShapesVocabulary(words: ["a", "red", "circle"], codebookSize: 4)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: vocabulary.tokenizerJSON()) as? [String: Any])
+        XCTAssertEqual(Set(json.keys).subtracting(ShapesVocabulary.tokenizerJSONKeys), [])
+        XCTAssertNotNil(json["model"])
+
+        let folder = temporaryFolder("shapes-vocab-keys")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let current = folder.appendingPathComponent("current.json")
+        try vocabulary.tokenizerJSON().write(to: current)
+        XCTAssertEqual(try ShapesVocabulary.load(tokenizerJSON: current), vocabulary)
+
+        for (stated, loads) in [(4, true), (5, false)] {
+            var old = json
+            old["shapes_codebook_size"] = stated
+            let url = folder.appendingPathComponent("old-\(stated).json")
+            try JSONSerialization.data(withJSONObject: old).write(to: url)
+            if loads {
+                XCTAssertEqual(try ShapesVocabulary.load(tokenizerJSON: url), vocabulary)
+            } else {
+                XCTAssertThrowsError(try ShapesVocabulary.load(tokenizerJSON: url)) { error in
+                    XCTAssertTrue("\(error)".contains("shapes_codebook_size 5 but 4 visual tokens"), "\(error)")
+                }
+            }
+        }
+    }
 }
