@@ -87,9 +87,10 @@ public struct ShapesEvaluation: Sendable {
     /// GenEval-style accuracy. With sampling, prompt i draws with seed `sampling.seed + i`, so a run
     /// is reproducible and prompts do not share one random stream. `reranking` draws several
     /// pictures per prompt and scores the one the model rates best. Guidance and sampling not given
-    /// are the model's `imageDefaults`.
+    /// are the model's `imageDefaults`. `log` gets each prompt's outcome (`EvaluationSample`).
     public func textToImage(perCategory: Int, guidance: Float? = nil, sampling: SamplingParameters? = nil,
-                            reranking: ImageReranking = ImageReranking(candidates: 1)) throws
+                            reranking: ImageReranking = ImageReranking(candidates: 1),
+                            log: ((EvaluationSample) throws -> Void)? = nil) throws
         -> (report: GenEvalReport, samples: [(GenEvalPrompt, RGBImage, Bool)]) {
         let sampling = sampling ?? model.imageDefaults.sampling
         let scorer = GenEvalScorer()
@@ -101,6 +102,9 @@ public struct ShapesEvaluation: Sendable {
             let judgement = scorer.judge(prompt, image: image)
             judgements.append(judgement)
             samples.append((prompt, image, judgement.correct))
+            try log?(EvaluationSample(task: "t2i", index: index, kind: prompt.category.rawValue, input: prompt.prompt,
+                                      output: Scene(objects: judgement.detected.map(\.object)).readableDescription,
+                                      correct: judgement.correct, failure: judgement.failure?.rawValue))
         }
         return (GenEvalScorer.report(judgements), samples)
     }
@@ -108,22 +112,28 @@ public struct ShapesEvaluation: Sendable {
     /// Captioning and visual questions on held-out scenes of the world the model was trained on
     /// (objects on its grid, if it had one) unless `positionStep` names another. `readingTrueCaptions`
     /// (a model that answers from its own description only) also answers each question reading
-    /// the scene's true caption.
-    public func understanding(samples count: Int, positionStep: Int? = nil, readingTrueCaptions: Bool = false) throws -> Understanding {
+    /// the scene's true caption. `log` gets each caption and answer (`EvaluationSample`).
+    public func understanding(samples count: Int, positionStep: Int? = nil, readingTrueCaptions: Bool = false,
+                              log: ((EvaluationSample) throws -> Void)? = nil) throws -> Understanding {
         if readingTrueCaptions { try model.requireReadsDescriptions() }
         let step = positionStep ?? model.trainingData?.positionStep ?? 1
         var captionExact = 0.0, captionAttribute = 0.0, questionExact = 0.0, questionAttribute = 0.0
         let captions = TaskData.captionedImages(.heldOut, count: count, positionStep: step)
-        for sample in captions {
+        for (index, sample) in captions.enumerated() {
             let answer = try model.answer(QuestionGenerator.describePrompt, about: sample.image)
-            captionExact += AnswerScorer.isExactMatch(answer, expected: sample.caption) ? 1 : 0
+            let exact = AnswerScorer.isExactMatch(answer, expected: sample.caption)
+            captionExact += exact ? 1 : 0
             captionAttribute += AnswerScorer.attributeScore(answer, expected: sample.caption)
+            try log?(EvaluationSample(task: "caption", index: index, kind: QuestionKind.describe.rawValue,
+                                      input: QuestionGenerator.describePrompt, expected: sample.caption, output: answer, correct: exact))
         }
         var byKind: [String: QuestionTally] = [:], readByKind: [String: QuestionTally] = [:]
         let questions = TaskData.questions(.heldOut, count: count, positionStep: step)
-        for sample in questions {
+        for (index, sample) in questions.enumerated() {
             let answer = try model.answer(sample.question.question, about: sample.image)
             let exact = AnswerScorer.isExactMatch(answer, expected: sample.question.answer)
+            try log?(EvaluationSample(task: "question", index: index, kind: sample.question.kind.rawValue,
+                                      input: sample.question.question, expected: sample.question.answer, output: answer, correct: exact))
             byKind[sample.question.kind.rawValue, default: QuestionTally()].asked += 1
             byKind[sample.question.kind.rawValue]?.right += exact ? 1 : 0
             questionExact += exact ? 1 : 0
@@ -148,7 +158,7 @@ public struct ShapesEvaluation: Sendable {
     /// teacher-forced; nil: the model's `videoDefaults`).
     public func video(samples count: Int, prefixFrames: Int = 2, predictedFrames: Int = 4,
                       teacherForced: Bool = false, motionGuidance: MotionGuidance? = nil,
-                      reranking: FrameReranking = .none) throws -> VideoReport {
+                      reranking: FrameReranking = .none, log: ((EvaluationSample) throws -> Void)? = nil) throws -> VideoReport {
         let motionGuidance = motionGuidance ?? model.videoDefaults
         // The references need a given frame and the score a predicted one; past the context, the
         // generator would stop short of the frames asked for.
@@ -166,9 +176,13 @@ public struct ShapesEvaluation: Sendable {
         var truthAt = [[[ObjectState]]](repeating: [], count: predictedFrames)
         let side = Scene.canvasSize / model.codec.spatialFactor
         func coded(_ frame: RGBImage) throws -> RGBImage { try model.codec.decode(model.codec.encode(frame), rows: side, columns: side) }
-        for clip in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames) {
+        for (index, clip) in TaskData.videoClips(.heldOut, count: count, frameCount: prefixFrames + predictedFrames).enumerated() {
             let frames = try model.continueVideo(Array(clip.frames.prefix(prefixFrames)), count: predictedFrames,
                                                 motionGuidance: motionGuidance, reranking: reranking)
+            try log?(EvaluationSample(task: "video", index: index, input: VideoSimulator.caption(clip.states[prefixFrames - 1]),
+                                      withinTolerance: (0..<predictedFrames).map {
+                                          VideoEvaluator.score(predicted: [frames[$0]], truth: [clip.states[prefixFrames + $0]]).shareWithinTolerance
+                                      }))
             // The last two given frames (one, if only one is given), coded once: the still reference
             // and the extrapolation's input (which predicts nothing from a single frame).
             let lastGiven = try clip.frames[max(prefixFrames - 2, 0)..<prefixFrames].map(coded)
@@ -213,14 +227,20 @@ public struct ShapesEvaluation: Sendable {
     /// Closed loop on held-out tasks, taking the first `executedPerPrediction` actions of each chunk
     /// the model writes before it looks again (1: a fresh prediction at every step).
     /// `instructionGuidance`: `ShapesModel.actionPlan`'s, for every prediction (here and on the expert's states).
-    public func actions(samples count: Int, executedPerPrediction: Int = 1, instructionGuidance: Float = 1) throws -> ActionEvaluation {
+    /// `log` gets each episode's outcome (`EvaluationSample`).
+    public func actions(samples count: Int, executedPerPrediction: Int = 1, instructionGuidance: Float = 1,
+                        log: ((EvaluationSample) throws -> Void)? = nil) throws -> ActionEvaluation {
         var policy = ChunkedPolicy(executed: executedPerPrediction)
-        return try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count)) { observation in
+        return try ActionEvaluator.evaluate(TaskData.actionTasks(.heldOut, count: count), policy: { observation in
             try policy.action(for: observation) {
                 try model.actions(for: $0.instructionText, seeing: $0.image, count: executedPerPrediction,
                                   instructionGuidance: instructionGuidance)
             }
-        }
+        }, episodeEnded: { episode in
+            try log?(EvaluationSample(task: "actions", index: episode.index, input: episode.task.instruction.text,
+                                      output: episode.actions.map(\.rawValue).joined(separator: " "),
+                                      correct: episode.succeeded, steps: episode.actions.count))
+        })
     }
 
     /// The policy on the expert's own held-out episodes (the same tasks `actions` runs): per-decision

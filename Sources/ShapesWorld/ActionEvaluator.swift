@@ -62,10 +62,25 @@ public enum GripperDecision: String, CaseIterable, Sendable, Hashable, Codable, 
 public enum ActionEvaluator {
     public static let defaultStepLimit = 40
 
+    /// How one closed-loop episode ended (what `evaluate` hands `episodeEnded`).
+    public struct Episode: Sendable {
+        public var index: Int
+        public var task: GripperTask
+        public var actions: [Action]
+        public var succeeded: Bool
+    }
+
     /// Runs every task until the policy says `stop` or `stepLimit` actions; success is judged on the
     /// final state.
     public static func evaluate(_ tasks: [GripperTask], stepLimit: Int = defaultStepLimit,
                                 policy: (ActionObservation) throws -> Action) rethrows -> ActionEvaluation {
+        try evaluate(tasks, stepLimit: stepLimit, policy: policy, episodeEnded: { _ in })
+    }
+
+    /// `evaluate`, handing `episodeEnded` each episode as it ends.
+    public static func evaluate(_ tasks: [GripperTask], stepLimit: Int = defaultStepLimit,
+                                policy: (ActionObservation) throws -> Action,
+                                episodeEnded: (Episode) throws -> Void) rethrows -> ActionEvaluation {
         var successes = 0, steps = 0
         var tally = DecisionTally()
         for (episode, task) in tasks.enumerated() {
@@ -82,7 +97,9 @@ public enum ActionEvaluator {
                 world.step(action)
             }
             steps += actions.count
-            if task.instruction.isSatisfied(in: world) { successes += 1 }
+            let succeeded = task.instruction.isSatisfied(in: world)
+            if succeeded { successes += 1 }
+            try episodeEnded(Episode(index: episode, task: task, actions: actions, succeeded: succeeded))
         }
         let count = tasks.count
         return ActionEvaluation(successRate: count == 0 ? 0 : Double(successes) / Double(count), successes: successes,

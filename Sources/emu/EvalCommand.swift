@@ -77,6 +77,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "A folder of specialists (DIR/t2i, DIR/understanding, DIR/video, DIR/actions, trained with `emu train --recipe shapes --tasks T`): each is scored on its task beside the model.")
     var compare: String?
 
+    @Option(name: .customLong("log-samples"), help: "Also write every held-out sample and how the model did on it (prompt or question, expected and written answer, objects read from the picture, per-clip and per-episode outcomes) to this file, one JSON object per line (--cfg-sweep's draws are not logged).")
+    var logSamples: String?
+
     struct Report: Encodable {
         var model: String
         /// The image codec ("vqvae, 1024 codes, stride 8" or "patch_codebook, ...").
@@ -143,6 +146,12 @@ struct EvalCommand: ParsableCommand {
             }
             try ImageDrawing.check(cfg)
             guard bestOf == 1 || !sampling.greedy else { throw UserError("--best-of needs sampling: greedy draws the same picture every time") }
+            if let logSamples {  // before hours of evaluation, not after
+                let folder = URL(fileURLWithPath: logSamples).deletingLastPathComponent().path
+                guard FileManager.default.isWritableFile(atPath: folder) else {
+                    throw UserError("--log-samples \(logSamples): cannot write in \(folder) (missing or not writable)")
+                }
+            }
             let started = Date()
             let model = try ShapesModelLocation.load(options.model)
             let tasks: [Task] = task == .all ? [.t2i, .understanding, .video, .actions] : [task]
@@ -162,11 +171,13 @@ struct EvalCommand: ParsableCommand {
                     return (t, folder)
                 }
             }
-            var report = try evaluate(model, tasks: tasks)
+            var logged: [EvaluationSample] = []
+            let log: ((EvaluationSample) -> Void)? = logSamples == nil ? nil : { logged.append($0) }
+            var report = try evaluate(model, tasks: tasks, log: log)
             if let specialistFolders {
                 var specialists: [String: Report] = [:]
                 for (t, folder) in specialistFolders {
-                    specialists[t.rawValue] = try evaluate(try ShapesModelLocation.load(folder.path), tasks: [t])
+                    specialists[t.rawValue] = try evaluate(try ShapesModelLocation.load(folder.path), tasks: [t], log: log)
                 }
                 report.specialists = specialists
             }
@@ -183,6 +194,14 @@ struct EvalCommand: ParsableCommand {
                 report.cfgSweep = sweep
             }
             report.seconds = Date().timeIntervalSince(started)
+            if let logSamples {
+                do {
+                    try EvaluationSample.jsonLines(logged).write(to: URL(fileURLWithPath: logSamples), options: .atomic)
+                } catch {
+                    throw UserError("--log-samples \(logSamples): cannot write it (\(error.localizedDescription))")
+                }
+                Output.log("wrote \(logged.count) samples to \(logSamples)")
+            }
             if options.json { try Output.printJSON(report) } else { print(EvalCommand.summary(report)) }
         }
     }
@@ -212,8 +231,10 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The model's report on `tasks` (held-out seeds, the same samples for every model).
-    func evaluate(_ model: ShapesModel, tasks: [Task]) throws -> Report {
+    func evaluate(_ model: ShapesModel, tasks: [Task], log: ((EvaluationSample) -> Void)? = nil) throws -> Report {
         let evaluation = ShapesEvaluation(model: model)
+        let name = model.directory.lastPathComponent
+        let log = log.map { log in { (sample: EvaluationSample) in var sample = sample; sample.model = name; log(sample) } }
         let guidance = cfg ?? model.imageDefaults.guidance
         var report = Report(model: model.directory.path, samples: samples, cfg: guidance, reranking: reranking, seconds: 0)
         report.codec = "\(type(of: model.codec).kind), \(model.codec.codeCount) codes, stride \(model.codec.spatialFactor)"
@@ -226,12 +247,14 @@ struct EvalCommand: ParsableCommand {
             let taskStart = Date()
             switch t {
             case .t2i:
-                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: guidance, sampling: draw, reranking: reranking).report
+                report.textToImage = try evaluation.textToImage(perCategory: samples, guidance: guidance, sampling: draw, reranking: reranking,
+                                                                log: log).report
                 report.codecCeiling = try CodecCeiling.genEval(model.codec, perCategory: samples)
                 report.backgroundCodes = try BackgroundCodes.measure(model.codec, scenes: 5 * samples)
                 report.textToImageLoss = try evaluation.textToImageLoss(samples: samples)
             case .understanding: report.understanding = try evaluation.understanding(samples: samples, positionStep: positionStep,
-                                                                                         readingTrueCaptions: readTrueCaptions && model.readsOwnDescription)
+                                                                                         readingTrueCaptions: readTrueCaptions && model.readsOwnDescription,
+                                                                                         log: log)
             case .video:
                 guard videoPrefix + videoPredicted <= model.maxVideoFrames else {
                     throw UserError("--video-prefix \(videoPrefix) and --video-predicted \(videoPredicted): \(videoPrefix + videoPredicted) frames do not fit "
@@ -240,10 +263,10 @@ struct EvalCommand: ParsableCommand {
                 report.video = try evaluation.video(samples: samples, prefixFrames: videoPrefix, predictedFrames: videoPredicted,
                                                     teacherForced: teacherForced,
                                                     motionGuidance: try motionGuidance(for: model),
-                                                    reranking: frameReranking)
+                                                    reranking: frameReranking, log: log)
             case .actions:
                 report.actions = try evaluation.actions(samples: samples, executedPerPrediction: executedActions,
-                                                        instructionGuidance: instructionGuidance)
+                                                        instructionGuidance: instructionGuidance, log: log)
                 report.executedActions = executedActions
                 report.instructionGuidance = instructionGuidance
                 report.actionsOnExpertStates = try evaluation.actionsOnExpertStates(samples: samples, instructionGuidance: instructionGuidance)
