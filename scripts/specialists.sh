@@ -34,6 +34,7 @@ if s.get("videoContextSource") in sources: out.append("--video-context-source " 
 # acting, or trains on isolated examples, gets specialists that do too, or the comparison would
 # measure the option, not the sharing).
 options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescription": "--answer-from-description",
+           "readingOrderCaptions": "--reading-order-captions",
            "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects"}
 out += [flag for key, flag in options.items() if s.get(key) is True]
 # Both ways, since isolation is the recipe's default: a unified model trained without it

@@ -110,6 +110,7 @@ enum ShapesCheckpointWriter {
         if (s.actionChunk ?? 1) != (d.actionChunk ?? 1) { flags.append("--action-chunk \(s.actionChunk ?? 1)") }
         if s.describeBeforeAnswer == true { flags.append("--describe-then-answer") }
         if s.readsDescriptions { flags.append("--answer-from-description") }
+        if s.readingOrderCaptions == true { flags.append("--reading-order-captions") }
         if s.locateBeforeActing == true { flags.append("--locate-then-act") }
         if s.listObjectsBeforeActing == true { flags.append("--list-objects") }
         if s.positionStep != d.positionStep { flags.append("--position-step \(s.positionStep)") }

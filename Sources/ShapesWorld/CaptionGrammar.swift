@@ -39,6 +39,22 @@ public enum CaptionGrammar {
     /// The canonical caption of a scene.
     public static func caption(_ scene: Scene) -> String { caption(SceneSpec(describing: scene)) }
 
+    /// The caption that reads the picture rather than the order the objects were placed in: two
+    /// objects in a clear relation are named left before right or top before bottom ("X left of
+    /// Y", "X above Y"), other objects top to bottom, then left to right. A picture then has one
+    /// caption, where `caption(_:)` names two objects in either order ("X left of Y" or "Y right
+    /// of X"), so a model must bind the order it chose to the relation's direction.
+    public static func readingOrderCaption(_ scene: Scene) -> String {
+        caption(Scene(objects: readingOrder(scene.objects), canvasSize: scene.canvasSize))
+    }
+
+    static func readingOrder(_ objects: [SceneObject]) -> [SceneObject] {
+        if objects.count == 2, let relation = SpatialRelation.strict(objects[0], objects[1]) {
+            return relation == .rightOf || relation == .below ? [objects[1], objects[0]] : objects
+        }
+        return objects.sorted { ($0.y, $0.x) < ($1.y, $1.x) }
+    }
+
     /// Reads a caption back into its spec.
     public static func parse(_ text: String) throws(CaptionParseError) -> SceneSpec {
         var words: [String] = []

@@ -70,6 +70,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Flag(name: .customLong("answer-from-description"), help: "With --describe-then-answer: answer from the description alone, without the picture (questions are taught as text: caption, question, answer; the model describes the picture, then reads what it wrote).")
     var answerFromDescription = false
 
+    @Flag(name: .customLong("reading-order-captions"), help: "With --recipe shapes: teach descriptions that name objects in reading order (\"X left of Y\", \"X above Y\": one caption per picture) instead of the order they were placed in (text-to-image prompts are unchanged).")
+    var readingOrderCaptions = false
+
     @Flag(name: .customLong("locate-then-act"), help: "With --recipe shapes: teach the model to write where the gripper, the named object and the goal are (\"gripper 1 2 open target 3 0 goal 2 2\") before each action chunk; `emu eval` and `emu demo` read the actions after it.")
     var locateThenAct = false
 
@@ -181,6 +184,7 @@ struct TrainRecipeCommand: ParsableCommand {
                 settings.questionCount = questions
             }
             if describeThenAnswer { settings.describeBeforeAnswer = true }
+            if readingOrderCaptions { settings.readingOrderCaptions = true }
             if answerFromDescription {
                 guard describeThenAnswer else { throw UserError("--answer-from-description goes with --describe-then-answer") }
                 settings.answerFromDescription = true

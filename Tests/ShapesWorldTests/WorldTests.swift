@@ -158,6 +158,30 @@ final class CaptionTests: XCTestCase {
         XCTAssertThrowsError(try CaptionGrammar.parse(""))
     }
 
+    /// A reading-order caption is true of the scene, the same whatever order the objects were
+    /// placed in, and states only "left of" or "above".
+    func testReadingOrderCaptionsAreOnePerPicture() throws {
+        var related = 0
+        for seed in 0..<500 as Range<UInt64> {
+            let scene = SceneGenerator.scene(seed: seed, positionStep: 8)
+            let caption = CaptionGrammar.readingOrderCaption(scene)
+            let spec = try CaptionGrammar.parse(caption)
+            XCTAssertTrue(spec.isSatisfied(by: scene.objects), caption)
+            XCTAssertTrue(spec.describesSameScene(as: SceneSpec(describing: scene)), "\(caption) / \(CaptionGrammar.caption(scene))")
+            XCTAssertEqual(CaptionGrammar.readingOrderCaption(Scene(objects: scene.objects.reversed())), caption)
+            if let relation = spec.relation {
+                related += 1
+                XCTAssertTrue(relation == .leftOf || relation == .above, caption)
+            }
+        }
+        XCTAssertGreaterThan(related, 50, "pair scenes with a relation are among them")
+        let upper = SceneObject(shape: .circle, color: .red, size: .small, x: 40, y: 8)
+        let lower = SceneObject(shape: .square, color: .blue, size: .large, x: 8, y: 40)
+        let left = SceneObject(shape: .cross, color: .green, size: .small, x: 8, y: 16)
+        XCTAssertEqual(CaptionGrammar.readingOrderCaption(Scene(objects: [lower, left, upper])),
+                       "a small red circle, a small green cross and a large blue square", "top to bottom, then left to right")
+    }
+
     func testRelationsFollowGeometry() {
         let a = SceneObject(shape: .circle, color: .red, size: .small, x: 10, y: 30)
         let b = SceneObject(shape: .square, color: .blue, size: .small, x: 40, y: 32)
