@@ -317,8 +317,7 @@ public struct ShapesRecipe {
             tagged.append((.textToImage, layout.textToImageExample(caption: caption, codes: codes)))
             if captioned[index] {
                 tagged.append((.understanding, layout.questionExample(imageCodes: codes, question: QuestionGenerator.describePrompt,
-                                                                      answer: readingOrder ? CaptionGrammar.readingOrderCaption(sample.scene)
-                                                                                           : sample.caption)))
+                                                                      answer: Self.description(of: sample.scene, readingOrder: readingOrder))))
             }
         }
         for (sample, coded) in zip(questions, codesQuestion) where codesQuestions {
