@@ -22,7 +22,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 flags = {"captionCount": "--captions", "captioningShare": "--captioning-share", "questionCount": "--questions",
          "videoCount": "--videos", "actionEpisodes": "--action-episodes", "actionNoise": "--action-noise",
-         "actionChunk": "--action-chunk", "videoContextNoise": "--video-context-noise", "positionStep": "--position-step", "hiddenSize": "--hidden-size",
+         "actionChunk": "--action-chunk", "questionsPerPicture": "--questions-per-picture", "videoContextNoise": "--video-context-noise", "positionStep": "--position-step", "hiddenSize": "--hidden-size",
          "layers": "--layers", "learningRate": "--learning-rate", "imageGuidance": "--image-cfg", "imageTemperature": "--image-temperature"}
 # A folder saved before the gripper options existed was trained on clean single-action labels:
 # say so, or its specialists would get today's recipe defaults.
@@ -34,7 +34,7 @@ if s.get("videoContextSource") in sources: out.append("--video-context-source " 
 # acting, or trains on isolated examples, gets specialists that do too, or the comparison would
 # measure the option, not the sharing).
 options = {"describeBeforeAnswer": "--describe-then-answer", "answerFromDescription": "--answer-from-description",
-           "readingOrderCaptions": "--reading-order-captions",
+           "readingOrderCaptions": "--reading-order-captions", "isolatesTurns": "--isolate-turns",
            "locateBeforeActing": "--locate-then-act", "listObjectsBeforeActing": "--list-objects"}
 out += [flag for key, flag in options.items() if s.get(key) is True]
 # Both ways, since isolation is the recipe's default: a unified model trained without it

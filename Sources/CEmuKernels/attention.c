@@ -2,7 +2,9 @@
    (online) softmax, so no S x T score matrix is held. Backward: per query block, scores are
    recomputed and the gradients come from five GEMMs. An optional first visible key per query
    (key_start, [B, S]) confines each query to keys key_start...its causal limit: packed training
-   rows whose examples must not see one another. */
+   rows whose examples must not see one another. An optional hidden key range per query
+   (key_hole, [B, S, 2]: start, end) hides keys inside that window: the turns of one packed
+   conversation that each see the shared picture and themselves, not the turns before them. */
 #include "emu_kernels.h"
 #include "internal.h"
 #include <math.h>
@@ -13,7 +15,7 @@
 
 typedef struct {
     const float *q, *k, *v, *dout; float *out, *dq, *dk, *dv;
-    const int *key_start;
+    const int *key_start, *key_hole;
     long batch, hq, hkv, s, t, d; int causal; float scale; long qblocks;
 } attention_job;
 
@@ -35,6 +37,17 @@ static long block_first_key(const attention_job *j, long b, long i0, long rows) 
     long lo = first_key(j, b, i0);
     for (long r = 1; r < rows; r++) { long f = first_key(j, b, i0 + r); if (f < lo) lo = f; }
     return lo;
+}
+
+/* Keys of row i hidden from it, as columns of the block whose first key is base, clipped to the
+   row's visible columns from..<limit (empty: lo == hi). */
+static void hidden_columns(const attention_job *j, long b, long i, long base, long from, long limit, long *lo, long *hi) {
+    *lo = *hi = from;
+    if (!j->key_hole) return;
+    long a = j->key_hole[2 * (b * j->s + i)] - base, e = j->key_hole[2 * (b * j->s + i) + 1] - base;
+    if (a < from) a = from;
+    if (e > limit) e = limit;
+    if (e > a) { *lo = a; *hi = e; }
 }
 
 static void exp_rows_shifted(float *x, long n, float shift) {
@@ -68,12 +81,19 @@ static void forward_task(void *context, long index) {
             if (limit > kn) limit = kn;
             long from = first_key(j, b, i0 + r) - k0;
             if (from < 0) from = 0;
-            if (limit <= from) { memset(srow, 0, sizeof(float) * kn); continue; }
+            long hlo, hhi;
+            hidden_columns(j, b, i0 + r, k0, from, limit, &hlo, &hhi);
+            if (limit <= from || (hlo == from && hhi == limit)) { memset(srow, 0, sizeof(float) * kn); continue; }
             float m = -INFINITY;
-            for (long c = from; c < limit; c++) { srow[c] *= j->scale; if (srow[c] > m) m = srow[c]; }
+            for (long c = from; c < limit; c++) {
+                srow[c] *= j->scale;
+                if ((c < hlo || c >= hhi) && srow[c] > m) m = srow[c];
+            }
             float newMax = m > maxes[r] ? m : maxes[r];
             float correction = maxes[r] == -INFINITY ? 0 : expf(maxes[r] - newMax);
+            for (long c = hlo; c < hhi; c++) srow[c] = newMax;   /* finite through exp, zeroed after */
             exp_rows_shifted(srow + from, limit - from, newMax);
+            for (long c = hlo; c < hhi; c++) srow[c] = 0;
             for (long c = 0; c < from; c++) srow[c] = 0;
             for (long c = limit; c < kn; c++) srow[c] = 0;
             float s = 0;
@@ -92,8 +112,8 @@ static void forward_task(void *context, long index) {
 }
 
 void emu_attention(const float *q, const float *k, const float *v, float *out, const int *key_start,
-                   long batch, long hq, long hkv, long s, long t, long d, int causal, float scale) {
-    attention_job job = {q, k, v, 0, out, 0, 0, 0, key_start, batch, hq, hkv, s, t, d, causal, scale, (s + QB - 1) / QB};
+                   const int *key_hole, long batch, long hq, long hkv, long s, long t, long d, int causal, float scale) {
+    attention_job job = {q, k, v, 0, out, 0, 0, 0, key_start, key_hole, batch, hq, hkv, s, t, d, causal, scale, (s + QB - 1) / QB};
     emu_parallel_for(batch * hq * job.qblocks, forward_task, &job);
 }
 
@@ -131,10 +151,19 @@ static void backward_task(void *context, long index) {
                 if (limit > keys) limit = keys;
                 long from = first_key(j, b, i0 + r) - lo;
                 if (from < 0) from = 0;
-                if (limit <= from) { memset(prow, 0, sizeof(float) * keys); memset(dprow, 0, sizeof(float) * keys); continue; }
+                long hlo, hhi;
+                hidden_columns(j, b, i0 + r, lo, from, limit, &hlo, &hhi);
+                if (limit <= from || (hlo == from && hhi == limit)) {
+                    memset(prow, 0, sizeof(float) * keys); memset(dprow, 0, sizeof(float) * keys); continue;
+                }
                 float m = -INFINITY;
-                for (long c = from; c < limit; c++) { prow[c] *= j->scale; if (prow[c] > m) m = prow[c]; }
+                for (long c = from; c < limit; c++) {
+                    prow[c] *= j->scale;
+                    if ((c < hlo || c >= hhi) && prow[c] > m) m = prow[c];
+                }
+                for (long c = hlo; c < hhi; c++) prow[c] = m;
                 exp_rows_shifted(prow + from, limit - from, m);
+                for (long c = hlo; c < hhi; c++) prow[c] = 0;
                 float sum = 0;
                 for (long c = from; c < limit; c++) sum += prow[c];
                 float inv = 1.0f / sum, dot = 0;
@@ -153,8 +182,8 @@ static void backward_task(void *context, long index) {
 }
 
 void emu_attention_backward(const float *q, const float *k, const float *v, const float *dout,
-                            float *dq, float *dk, float *dv, const int *key_start,
+                            float *dq, float *dk, float *dv, const int *key_start, const int *key_hole,
                             long batch, long hq, long hkv, long s, long t, long d, int causal, float scale) {
-    attention_job job = {q, k, v, dout, 0, dq, dk, dv, key_start, batch, hq, hkv, s, t, d, causal, scale, 0};
+    attention_job job = {q, k, v, dout, 0, dq, dk, dv, key_start, key_hole, batch, hq, hkv, s, t, d, causal, scale, 0};
     emu_parallel_for(batch * hkv, backward_task, &job);
 }

@@ -57,10 +57,13 @@ extension Tensor {
     /// at absolute position T - S + i; with `causal` it sees keys 0...that position.
     /// `firstVisibleKeys` ([B * S], row-major by batch then query), when given, raises each
     /// query's lowest visible key: examples packed into one row then attend only within
-    /// themselves, as each would alone.
+    /// themselves, as each would alone. `hiddenKeys` ([B * S * 2]: start, end per query), when
+    /// given, hides keys start..<end from each query (start == end: none); the range must lie
+    /// between its first visible key and the query itself, so that a query always sees its own
+    /// key: the turns of one packed conversation then each see the shared prefix and themselves.
     /// Streams over key blocks with a running softmax (no S x T matrix), parallel over heads.
     public static func attention(query q: Tensor, key k: Tensor, value v: Tensor, causal: Bool, scale: Float? = nil,
-                                 firstVisibleKeys: [Int32]? = nil) -> Tensor {
+                                 firstVisibleKeys: [Int32]? = nil, hiddenKeys: [Int32]? = nil) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention: q \(q.shape) k \(k.shape) v \(v.shape)")
         let (b, hq, s, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let (hkv, t) = (k.shape[1], k.shape[2])
@@ -72,24 +75,31 @@ extension Tensor {
                 starts[i] >= 0 && Int(starts[i]) <= (causal ? t - s + i % s : t - 1)
             }, "attention: first visible keys must be \(b * s) values, each at most its query's last visible key")
         }
+        if let holes = hiddenKeys {
+            precondition(causal && holes.count == 2 * b * s && (0..<(b * s)).allSatisfy { i in
+                let (start, end) = (Int(holes[2 * i]), Int(holes[2 * i + 1]))
+                let first = Int(firstVisibleKeys?[i] ?? 0)
+                return start == end || (first <= start && start < end && end <= t - s + i % s)
+            }, "attention: hidden keys must be \(b * s) causal ranges, each between its query's first visible key and the query")
+        }
         let scale = scale ?? 1 / Float(d).squareRoot()
         let (qf, kf, vf) = (q.to(.float32), k.to(.float32), v.to(.float32))
         let out = Tensor(uninitialized: q.shape)
         withExtendedLifetime((qf, kf, vf)) {
-            withOptionalPointer(firstVisibleKeys) { starts in
-                emu_attention(qf.floatPointer, kf.floatPointer, vf.floatPointer, out.mutableFloatPointer, starts,
+            withOptionalPointer(firstVisibleKeys) { starts in withOptionalPointer(hiddenKeys) { holes in
+                emu_attention(qf.floatPointer, kf.floatPointer, vf.floatPointer, out.mutableFloatPointer, starts, holes,
                               b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
-            }
+            } }
         }
         return Autograd.record(out, inputs: [q, k, v]) { g in
             let gf = g.to(.float32)
             let dq = Tensor(uninitialized: q.shape), dk = Tensor(uninitialized: k.shape), dv = Tensor(uninitialized: k.shape)
             withExtendedLifetime((qf, kf, vf, gf)) {
-                withOptionalPointer(firstVisibleKeys) { starts in
+                withOptionalPointer(firstVisibleKeys) { starts in withOptionalPointer(hiddenKeys) { holes in
                     emu_attention_backward(qf.floatPointer, kf.floatPointer, vf.floatPointer, gf.floatPointer,
-                                           dq.mutableFloatPointer, dk.mutableFloatPointer, dv.mutableFloatPointer, starts,
+                                           dq.mutableFloatPointer, dk.mutableFloatPointer, dv.mutableFloatPointer, starts, holes,
                                            b, hq, hkv, s, t, d, causal ? 1 : 0, scale)
-                }
+                } }
             }
             return [dq, dk, dv]
         }

@@ -7,14 +7,14 @@ public protocol NextTokenModel {
     /// Trainable parameters by checkpoint name.
     var parameters: [String: Tensor] { get }
     /// Logits [batch * length, vocab] for `inputs` (batch rows of equal length), recorded for
-    /// autograd. `firstVisiblePositions` ([batch * length], nil: 0 for all), when given, is the
-    /// first position each input may attend to (`PackedBatch.firstVisiblePositions`).
-    func logits(forTraining inputs: [[Int]], firstVisiblePositions: [Int32]?) -> Tensor
+    /// autograd. `layout`, when given, says what each input may attend to and where it sits
+    /// (`PackedBatch.isolatedLayout`); nil: every input sees the whole row before it.
+    func logits(forTraining inputs: [[Int]], layout: AttentionLayout?) -> Tensor
 }
 
 extension NextTokenModel {
     /// Logits with every position seeing the whole row before it.
-    public func logits(forTraining inputs: [[Int]]) -> Tensor { logits(forTraining: inputs, firstVisiblePositions: nil) }
+    public func logits(forTraining inputs: [[Int]]) -> Tensor { logits(forTraining: inputs, layout: nil) }
 }
 
 /// Settings of one next-token training run.
@@ -126,8 +126,9 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
     }
 
     /// What `batch`'s positions may attend to under this configuration (nil: the whole row).
-    func firstVisiblePositions(_ batch: PackedBatch) -> [Int32]? {
-        configuration.isolatesExamples == true ? batch.firstVisiblePositions : nil
+    /// Turns are isolated only with examples: without, a turn sees the row before it.
+    func layout(_ batch: PackedBatch) -> AttentionLayout? {
+        configuration.isolatesExamples == true ? batch.isolatedLayout : nil
     }
 
     /// Completed optimizer steps.
@@ -184,10 +185,11 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         let replaced = picked.map(\.replaced)
         var inputs = picked.map { batch.inputs[$0.row] }
         let pickedRows = PackedBatch(inputs: inputs, targets: [], weights: [],
-                                     exampleStarts: picked.map { $0.row < batch.exampleStarts.count ? batch.exampleStarts[$0.row] : [] })
-        let visible = firstVisiblePositions(pickedRows)
+                                     exampleStarts: picked.map { $0.row < batch.exampleStarts.count ? batch.exampleStarts[$0.row] : [] },
+                                     turnStarts: picked.map { $0.row < batch.turnStarts.count ? batch.turnStarts[$0.row] : [] })
+        let visible = layout(pickedRows)
         for _ in 0..<(noise.passes ?? 1) {
-            let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs, firstVisiblePositions: visible) }
+            let tensor = Autograd.withoutGradients { model.logits(forTraining: inputs, layout: visible) }
             let (logits, vocabulary) = (tensor.toArray(), tensor.shape[1])
             for r in inputs.indices {
                 for i in replaced[r] {
@@ -207,7 +209,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
                 let w = b.weights.flatMap { $0 }
                 let sw = w.reduce(0, +)
                 guard sw > 0 else { continue }
-                let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, firstVisiblePositions: firstVisiblePositions(b)),
+                let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, layout: layout(b)),
                                              targets: b.targets.flatMap { $0 }, weights: w)
                 total += loss.item * sw
                 weight += sw
@@ -230,7 +232,7 @@ public final class NextTokenTrainer<Model: NextTokenModel> {
         var lossSum: Float = 0
         var tokens = 0
         for (b, sw) in zip(micro, weightSums) where sw > 0 {
-            let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, firstVisiblePositions: firstVisiblePositions(b)),
+            let loss = CrossEntropy.loss(logits: model.logits(forTraining: b.inputs, layout: layout(b)),
                                          targets: b.targets.flatMap { $0 }, weights: b.weights.flatMap { $0 })
             let share = sw / totalWeight
             loss.scaled(by: share).backward()

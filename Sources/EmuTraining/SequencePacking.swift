@@ -10,6 +10,11 @@ public struct TrainingExample: Sendable, Equatable {
     /// In a packed row, where each example begins (`SequencePacker.pack` sets them; the padding
     /// tail counts as one more). Empty: the row is one example.
     public var exampleStarts: [Int] = []
+    /// Where turns begin that each see only what precedes the first of them and themselves (a
+    /// conversation's questions about one picture, each as if asked alone); empty: the example
+    /// is one sequence. Increasing, after position 0. In a packed row, row positions of every
+    /// example's turns. Honored when the trainer isolates examples.
+    public var turnStarts: [Int] = []
 
     public init(ids: [Int], weights: [Float], noisable: [Bool] = []) {
         precondition(ids.count == weights.count, "\(ids.count) ids but \(weights.count) weights")
@@ -29,6 +34,8 @@ public struct PackedBatch: Sendable, Equatable {
     public var noisable: [[Bool]] = []
     /// Per row: the input positions where its packed examples begin (empty rows: one example).
     public var exampleStarts: [[Int]] = []
+    /// Per row: the input positions where isolated turns begin (`TrainingExample.turnStarts`).
+    public var turnStarts: [[Int]] = []
 
     public var batchSize: Int { inputs.count }
     public var length: Int { inputs.first?.count ?? 0 }
@@ -37,6 +44,32 @@ public struct PackedBatch: Sendable, Equatable {
 
     /// Per input position (row-major), the first position it may attend to: the start of the
     /// example it belongs to, so that packed examples do not see one another.
+    /// What each position may attend to when examples (and their turns) are isolated.
+    public var isolatedLayout: AttentionLayout {
+        let turns = turnStarts.contains { !$0.isEmpty }
+        guard turns else { return AttentionLayout(firstVisibleKeys: firstVisiblePositions) }
+        var hidden = [Int32](repeating: 0, count: 2 * batchSize * length)
+        var positions = (0..<batchSize).map { _ in Array(0..<length) }
+        for r in inputs.indices where r < turnStarts.count && !turnStarts[r].isEmpty {
+            let starts = r < exampleStarts.count ? exampleStarts[r] : []
+            // Turns grouped by the example they belong to; a turn ends where the next turn or example begins.
+            var groups: [Int: [Int]] = [:]
+            for t in turnStarts[r] { groups[starts.last { $0 <= t } ?? 0, default: []].append(t) }
+            for (exampleStart, turns) in groups {
+                let exampleEnd = starts.first { $0 > exampleStart } ?? length
+                for (k, start) in turns.enumerated().dropFirst() where start < length {
+                    let end = min(k + 1 < turns.count ? turns[k + 1] : exampleEnd, length)
+                    for i in start..<end {
+                        hidden[2 * (r * length + i)] = Int32(turns[0])
+                        hidden[2 * (r * length + i) + 1] = Int32(start)
+                        positions[r][i] = i - (start - turns[0])
+                    }
+                }
+            }
+        }
+        return AttentionLayout(firstVisibleKeys: firstVisiblePositions, hiddenKeys: hidden, positions: positions)
+    }
+
     public var firstVisiblePositions: [Int32] {
         inputs.indices.flatMap { r -> [Int32] in
             var out = [Int32](repeating: 0, count: length)
@@ -51,13 +84,34 @@ public struct PackedBatch: Sendable, Equatable {
     }
 }
 
+/// What each input of a [batch, length] block may attend to, and where it sits for RoPE.
+public struct AttentionLayout: Sendable, Equatable {
+    /// [batch * length]: the first position each input may attend to.
+    public var firstVisibleKeys: [Int32]
+    /// nil, or [batch * length * 2]: per input a range start..<end of positions hidden from it
+    /// (the turns of a conversation before its own).
+    public var hiddenKeys: [Int32]?
+    /// nil, or per row the RoPE position of each input (nil: its index), so that a turn sits
+    /// right after the shared prefix, as when asked alone.
+    public var positions: [[Int]]?
+
+    public init(firstVisibleKeys: [Int32], hiddenKeys: [Int32]? = nil, positions: [[Int]]? = nil) {
+        self.firstVisibleKeys = firstVisibleKeys
+        self.hiddenKeys = hiddenKeys
+        self.positions = positions
+    }
+}
+
 public enum SequencePackingError: Error, CustomStringConvertible {
     case exampleTooLong(index: Int, length: Int, limit: Int)
+    case invalidTurns(index: Int, turnStarts: [Int], length: Int)
 
     public var description: String {
         switch self {
         case let .exampleTooLong(i, n, limit):
             return "training example \(i) has \(n) tokens, more than the packed length \(limit) + 1; raise --sequence-length or shorten it"
+        case let .invalidTurns(i, turns, n):
+            return "training example \(i) has turns starting at \(turns), not increasing positions between 1 and its \(n) tokens"
         }
     }
 }
@@ -77,7 +131,7 @@ public struct SequencePacker: Sendable {
     /// Rows in input order (first fit, in sequence).
     public func pack(_ examples: [TrainingExample]) throws -> [TrainingExample] {
         var rows: [TrainingExample] = []
-        var ids: [Int] = [], weights: [Float] = [], noisable: [Bool] = [], starts: [Int] = []
+        var ids: [Int] = [], weights: [Float] = [], noisable: [Bool] = [], starts: [Int] = [], turns: [Int] = []
         var anyNoisable = false
         func flush() {
             guard !ids.isEmpty else { return }
@@ -86,16 +140,25 @@ public struct SequencePacker: Sendable {
                                       weights: weights + Array(repeating: 0, count: pad),
                                       noisable: anyNoisable ? noisable + Array(repeating: false, count: pad) : [])
             row.exampleStarts = pad > 0 ? starts + [ids.count] : starts
+            row.turnStarts = turns
             rows.append(row)
-            ids = []; weights = []; noisable = []; starts = []; anyNoisable = false
+            ids = []; weights = []; noisable = []; starts = []; turns = []; anyNoisable = false
         }
         for (i, e) in examples.enumerated() {
             guard e.ids.count <= length + 1 else { throw SequencePackingError.exampleTooLong(index: i, length: e.ids.count, limit: length) }
+            guard zip(e.turnStarts, e.turnStarts.dropFirst()).allSatisfy({ $0 < $1 }),
+                  (e.turnStarts.first ?? 1) > 0, (e.turnStarts.last ?? 0) < e.ids.count else {
+                throw SequencePackingError.invalidTurns(index: i, turnStarts: e.turnStarts, length: e.ids.count)
+            }
             if ids.count + e.ids.count > length + 1 { flush() }
             starts.append(ids.count)
+            // The first token of an example is never predicted from the previous example, nor the
+            // first of a later turn from the turn before it (which it does not see).
+            var own: [Float] = [0] + e.weights.dropFirst()
+            for t in e.turnStarts.dropFirst() { own[t] = 0 }
+            turns += e.turnStarts.map { ids.count + $0 }
             ids += e.ids
-            // The first token of an example is never predicted from the previous example.
-            weights += [0] + e.weights.dropFirst()
+            weights += own
             noisable += e.noisable.isEmpty ? Array(repeating: false, count: e.ids.count) : e.noisable
             anyNoisable = anyNoisable || e.noisable.contains(true)
         }
@@ -111,7 +174,8 @@ public struct SequencePacker: Sendable {
                                targets: chunk.map { Array($0.ids.dropFirst()) },
                                weights: chunk.map { Array($0.weights.dropFirst()) },
                                noisable: chunk.map { $0.noisable.isEmpty ? [] : Array($0.noisable.dropLast()) },
-                               exampleStarts: chunk.map(\.exampleStarts))
+                               exampleStarts: chunk.map(\.exampleStarts),
+                               turnStarts: chunk.map(\.turnStarts))
         }
     }
 }

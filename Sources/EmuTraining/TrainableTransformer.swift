@@ -81,16 +81,17 @@ public final class TrainableTransformer: NextTokenModel {
     func parameter(_ name: String) -> Tensor { parameters[Self.modelPrefix + name]! }
 
     /// Logits [batch * length, vocab] for equal-length rows, recorded for autograd.
-    public func logits(forTraining inputs: [[Int]], firstVisiblePositions: [Int32]?) -> Tensor {
+    public func logits(forTraining inputs: [[Int]], layout: AttentionLayout?) -> Tensor {
         let c = configuration
         let (b, s) = (inputs.count, inputs.first?.count ?? 0)
         precondition(b > 0 && s > 0 && inputs.allSatisfy { $0.count == s }, "training rows must be non-empty and of equal length")
-        let rope = RotaryTables(length: s, headDim: c.headDim, theta: c.ropeTheta)
+        let rope = layout?.positions.map { RotaryTables(positions: $0, headDim: c.headDim, theta: c.ropeTheta) }
+            ?? RotaryTables(positions: [Array(0..<s)], headDim: c.headDim, theta: c.ropeTheta)
         var x = Tensor.embedding(inputs.flatMap { $0 }, shape: [b, s], table: parameter("embed_tokens.weight"))
         for l in 0..<c.layerCount {
             let p = "layers.\(l)."
             let attended = attention(x.rmsNorm(weight: parameter(p + "input_layernorm.weight"), epsilon: c.rmsNormEpsilon),
-                                     layer: p + "self_attn.", rope: rope, firstVisible: firstVisiblePositions)
+                                     layer: p + "self_attn.", rope: rope, layout: layout)
             let h = x + attended
             let n = h.rmsNorm(weight: parameter(p + "post_attention_layernorm.weight"), epsilon: c.rmsNormEpsilon)
             let gate = n.linear(weight: parameter(p + "mlp.gate_proj.weight")).silu()
@@ -104,7 +105,7 @@ public final class TrainableTransformer: NextTokenModel {
     /// Causal grouped-query attention of x [B, S, hidden], composed of differentiable ops.
     /// RoPE is relative, so an example packed at any offset and seeing only itself computes what
     /// it would alone.
-    func attention(_ x: Tensor, layer p: String, rope: RotaryTables, firstVisible: [Int32]?) -> Tensor {
+    func attention(_ x: Tensor, layer p: String, rope: RotaryTables, layout: AttentionLayout?) -> Tensor {
         let c = configuration
         let (b, s, d) = (x.shape[0], x.shape[1], c.headDim)
         func heads(_ t: Tensor, _ h: Int) -> Tensor { t.reshaped([b, s, h, d]).permuted([0, 2, 1, 3]) }
@@ -112,7 +113,8 @@ public final class TrainableTransformer: NextTokenModel {
         let k = rope.apply(heads(x.linear(weight: parameter(p + "k_proj.weight")), c.keyValueHeads))
         let v = heads(x.linear(weight: parameter(p + "v_proj.weight")), c.keyValueHeads)
         // Fused causal attention with grouped KV heads: no S x S matrix, no repeated K/V.
-        let attended = Tensor.attention(query: q, key: k, value: v, causal: true, firstVisibleKeys: firstVisible)  // [B, H, S, D]
+        let attended = Tensor.attention(query: q, key: k, value: v, causal: true,
+                                       firstVisibleKeys: layout?.firstVisibleKeys, hiddenKeys: layout?.hiddenKeys)  // [B, H, S, D]
         return attended.permuted([0, 2, 1, 3]).reshaped([b, s, c.attentionHeads * d])
             .linear(weight: parameter(p + "o_proj.weight"))
     }
@@ -133,20 +135,25 @@ public final class TrainableTransformer: NextTokenModel {
 /// RoPE (HF rotate-half) as a differentiable composition: x * cos + rotate_half(x) * sin, with
 /// angles computed in float32 as transformers does (inv_freq * position).
 struct RotaryTables {
-    let cos: Tensor, sin: Tensor  // [1, 1, S, D]
+    let cos: Tensor, sin: Tensor  // [rows, 1, S, D]: one row for all, or one per batch row
     let half: Int
 
-    init(length s: Int, headDim d: Int, theta: Float) {
+    /// Tables for `positions`: one row of S positions shared by the batch, or one per batch row.
+    init(positions: [[Int]], headDim d: Int, theta: Float) {
         half = d / 2
-        let (c, sn) = (Tensor(zeros: [1, 1, s, d]), Tensor(zeros: [1, 1, s, d]))
+        let (rows, s) = (positions.count, positions.first?.count ?? 0)
+        let (c, sn) = (Tensor(zeros: [rows, 1, s, d]), Tensor(zeros: [rows, 1, s, d]))
         let cw = c.mutableFloats, sw = sn.mutableFloats
         for i in 0..<half {
             let invFreq = Float(1 / Foundation.pow(Double(theta), Double(2 * i) / Double(d)))
-            for p in 0..<s {
-                let angle = Float(p) * invFreq
-                let (cv, sv) = (Foundation.cos(angle), Foundation.sin(angle))
-                cw[p * d + i] = cv; cw[p * d + i + half] = cv
-                sw[p * d + i] = sv; sw[p * d + i + half] = sv
+            for (r, row) in positions.enumerated() {
+                for (j, p) in row.enumerated() {
+                    let angle = Float(p) * invFreq
+                    let (cv, sv) = (Foundation.cos(angle), Foundation.sin(angle))
+                    let at = (r * s + j) * d
+                    cw[at + i] = cv; cw[at + i + half] = cv
+                    sw[at + i] = sv; sw[at + i + half] = sv
+                }
             }
         }
         cos = c

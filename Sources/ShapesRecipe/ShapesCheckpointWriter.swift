@@ -98,6 +98,7 @@ enum ShapesCheckpointWriter {
         if s.captioningShare != d.captioningShare { flags.append("--captioning-share \(s.captioningShare)") }
         if s.questionCount != d.questionCount { flags.append("--questions \(s.questionCount)") }
         if (s.questionsPerPicture ?? 1) > 1 { flags.append("--questions-per-picture \(s.questionsPerPicture ?? 1)") }
+        if s.isolatesTurns == true { flags.append("--isolate-turns") }
         if s.videoCount != d.videoCount { flags.append("--videos \(s.videoCount)") }
         if (s.videoContextNoise ?? 0) != (d.videoContextNoise ?? 0) {
             flags.append(String(format: "--video-context-noise %g", s.videoContextNoise ?? 0))

@@ -61,6 +61,12 @@ public struct ShapesRecipe {
         /// answers get several times the examples at a few more tokens. nil or 1: one question.
         /// Optional so that settings saved before it existed still load.
         public var questionsPerPicture: Int? = nil
+        /// With `questionsPerPicture` above 1 and isolated examples: each question of a conversation
+        /// sees the picture and itself, not the questions and answers before it, at the positions it
+        /// would have if asked alone (`--isolate-turns`), as `emu chat` and `emu eval` ask. The
+        /// turns without it could answer from each other (RESULTS.md, "Several questions about one
+        /// picture"). Optional so that settings saved before it existed still load (nil: not isolated).
+        public var isolatesTurns: Bool? = nil
         /// Answer every visual question by first describing the picture: the completion is the
         /// scene's caption, `ShapesModel.answerSeparator`, then the answer (`--describe-then-answer`).
         /// A model's own captions name an asked object 63 times in 64 where its yes/no is right on 39
@@ -223,6 +229,12 @@ public struct ShapesRecipe {
                                            + "answers from its description reads its questions as text (drop --questions-per-picture "
                                            + "or --answer-from-description)")
         }
+        if s.isolatesTurns == true {
+            guard (s.questionsPerPicture ?? 1) > 1, s.isolates else {
+                throw ShapesModelError.invalid("settings", reason: "isolated turns are the questions of one conversation, each seeing only "
+                                               + "the picture: they need --questions-per-picture above 1 and isolated examples")
+            }
+        }
         let saved = resume ? try SavedRecipeRun.load(from: output, requested: s) : nil
         if let saved, !saved.isUnfinished {
             log("\(output.path) holds the finished run (\(saved.outcome.steps) steps): nothing to resume")
@@ -330,7 +342,8 @@ public struct ShapesRecipe {
                 (question: $0.question, answer: Self.completion(of: $0, in: sample.scene, describingFirst: s.describeBeforeAnswer == true,
                                                                 readingOrder: readingOrder))
             }
-            tagged.append((.understanding, layout.conversationExample(imageCodes: try code(sample.image), turns: turns)))
+            tagged.append((.understanding, layout.conversationExample(imageCodes: try code(sample.image), turns: turns,
+                                                                      isolatingTurns: s.isolatesTurns == true)))
         }
         for clip in videos where codesVideos {
             tagged.append((.video, layout.videoExample(frames: try clip.frames.map(code), prefixFrames: s.videoPrefixFrames,

@@ -97,10 +97,15 @@ public struct ShapesSequences: Sendable {
     /// Several questions about one picture: `BOS <image> q1 ASSISTANT a1 EOS q2 ASSISTANT a2 EOS ...`.
     /// Each answer ends as a single answer does, so the model still stops after one; the picture's
     /// tokens are paid once for all of them. Only the answers (and their EOS) carry weight.
-    public func conversationExample(imageCodes: [Int], turns: [(question: String, answer: String)]) -> TrainingExample {
+    /// `isolatingTurns`: each `question ASSISTANT answer EOS` turn sees `BOS <image>` and itself
+    /// only (`TrainingExample.turnStarts`), as a question asked alone.
+    public func conversationExample(imageCodes: [Int], turns: [(question: String, answer: String)],
+                                    isolatingTurns: Bool = false) -> TrainingExample {
         precondition(!turns.isEmpty, "a conversation needs a question")
         var example = questionExample(imageCodes: imageCodes, question: turns[0].question, answer: turns[0].answer)
+        if isolatingTurns { example.turnStarts = [1 + imageTokens(imageCodes).count] }
         for turn in turns.dropFirst() {
+            if isolatingTurns { example.turnStarts.append(example.ids.count) }
             let asked = text(turn.question) + [vocabulary.assistant]
             let answer = text(turn.answer) + [specials.endOfSequence]
             example.ids += asked + answer

@@ -64,6 +64,9 @@ struct TrainRecipeCommand: ParsableCommand {
     @Option(name: .customLong("questions-per-picture"), help: "With --recipe shapes: ask this many different questions about each of the --questions pictures, in one conversation (the picture's tokens paid once; 1 to 8; default: the recipe's 1).")
     var questionsPerPicture: Int?
 
+    @Flag(name: .customLong("isolate-turns"), help: "With --recipe shapes and --questions-per-picture above 1: each question of a conversation sees the picture and itself, not the turns before it, as when asked alone.")
+    var isolateTurns = false
+
     @Flag(name: .customLong("describe-then-answer"), help: "With --recipe shapes: teach the model to answer each visual question by first describing the picture (caption, 'so', answer); `emu chat` shows the description, `emu eval` scores the answer after it.")
     var describeThenAnswer = false
 
@@ -192,6 +195,11 @@ struct TrainRecipeCommand: ParsableCommand {
             if let questionsPerPicture {
                 guard (1...8).contains(questionsPerPicture) else { throw UserError("--questions-per-picture must be 1 to 8, not \(questionsPerPicture)") }
                 settings.questionsPerPicture = questionsPerPicture
+            }
+            if isolateTurns {
+                guard (questionsPerPicture ?? 1) > 1 else { throw UserError("--isolate-turns isolates the questions of one conversation: give --questions-per-picture above 1") }
+                guard isolateExamples != false else { throw UserError("--isolate-turns goes with isolated examples: drop --no-isolate-examples") }
+                settings.isolatesTurns = true
             }
             if locateThenAct { settings.locateBeforeActing = true }
             if listObjects {

@@ -99,6 +99,13 @@ final class GradientTests: XCTestCase {
                         op: { Tensor.attention(query: $0[0], key: $0[1], value: $0[2], causal: true, firstVisibleKeys: firsts.map(Int32.init)) },
                         reference: { Ref.attention($0[0], $0[1], $0[2], b: 2, hq: hq, hkv: hkv, s: s, t: s, d: d,
                                                    causal: true, scale: 1 / Double(d).squareRoot(), firstKeys: firsts) })
+        // The same rows with a hidden range per query (turns that do not see the turns before them).
+        let holes = [0, 0, 0, 0, 0, 0, 2, 3, 2, 4, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0]
+        assertGradients([(qv, [2, hq, s, d]), (kv, [2, hkv, s, d]), (vv, [2, hkv, s, d])], "attention with hidden keys",
+                        op: { Tensor.attention(query: $0[0], key: $0[1], value: $0[2], causal: true, firstVisibleKeys: firsts.map(Int32.init),
+                                               hiddenKeys: holes.map(Int32.init)) },
+                        reference: { Ref.attention($0[0], $0[1], $0[2], b: 2, hq: hq, hkv: hkv, s: s, t: s, d: d,
+                                                   causal: true, scale: 1 / Double(d).squareRoot(), firstKeys: firsts, hiddenKeys: holes) })
     }
 
     func testLayoutAndGather() {

@@ -183,6 +183,40 @@ final class OpTests: XCTestCase {
         }
     }
 
+    /// Hidden key ranges per query (the turns of a packed conversation): against the masked
+    /// float64 reference, with holes that span key tiles (256), end at a tile's edge, leave a
+    /// query only its own key, and sit inside an example that starts later; 1e-5 abs + 1e-4 rel.
+    func testAttentionWithHiddenKeys() {
+        var random = SeededRandom(23)
+        let (b, hq, hkv, s, d) = (2, 4, 2, 300, 8)
+        var firsts = [Int](repeating: 0, count: b * s), holes = [Int](repeating: 0, count: 2 * b * s)
+        for i in 0..<s {
+            // Row 0: a prefix 0..<20, turns at 20, 90 and 280 (the last hides 20..<280, across a key tile).
+            let turnStart = [20, 90, 280].last { $0 <= i }
+            if let start = turnStart, start > 20 { holes[2 * i] = 20; holes[2 * i + 1] = start }
+            // Row 1: an example from 100 whose turn at 256 hides 110..<256 (ends at a key tile's edge);
+            // query 299 also hides 256..<299, keeping only itself.
+            let j = s + i
+            firsts[j] = i >= 100 ? 100 : 0
+            if i >= 256 { holes[2 * j] = 110; holes[2 * j + 1] = 256 }
+            if i == 299 { holes[2 * j] = 100; holes[2 * j + 1] = 299 }
+        }
+        onBothPaths { path in
+            let q = random.floats(b * hq * s * d), k = random.floats(b * hkv * s * d), v = random.floats(b * hkv * s * d)
+            let y = Tensor.attention(query: Tensor(q, shape: [b, hq, s, d]), key: Tensor(k, shape: [b, hkv, s, d]),
+                                     value: Tensor(v, shape: [b, hkv, s, d]), causal: true,
+                                     firstVisibleKeys: firsts.map(Int32.init), hiddenKeys: holes.map(Int32.init))
+            let expected = Ref.attention(q.map(Double.init), k.map(Double.init), v.map(Double.init),
+                                         b: b, hq: hq, hkv: hkv, s: s, t: s, d: d, causal: true,
+                                         scale: 1 / Double(d).squareRoot(), firstKeys: firsts, hiddenKeys: holes)
+            XCTAssertLessThanOrEqual(closeness(y.toArray(), expected, atol: 1e-5, rtol: 1e-4), 1, path)
+            // The holes must matter: without them the output differs from the reference.
+            let open = Tensor.attention(query: Tensor(q, shape: [b, hq, s, d]), key: Tensor(k, shape: [b, hkv, s, d]),
+                                        value: Tensor(v, shape: [b, hkv, s, d]), causal: true, firstVisibleKeys: firsts.map(Int32.init))
+            XCTAssertGreaterThan(closeness(open.toArray(), expected, atol: 1e-5, rtol: 1e-4), 1, path)
+        }
+    }
+
     func testEmbeddingFromHalfTables() {
         var random = SeededRandom(17)
         let table = random.floats(11 * 9)

@@ -129,7 +129,7 @@ enum Ref {
     }
 
     static func attention(_ q: [Double], _ k: [Double], _ v: [Double], b: Int, hq: Int, hkv: Int, s: Int, t: Int, d: Int,
-                          causal: Bool, scale: Double, firstKeys: [Int]? = nil) -> [Double] {
+                          causal: Bool, scale: Double, firstKeys: [Int]? = nil, hiddenKeys: [Int]? = nil) -> [Double] {
         var out = [Double](repeating: 0, count: q.count)
         for bi in 0..<b { for h in 0..<hq {
             let kh = h / (hq / hkv)
@@ -138,7 +138,8 @@ enum Ref {
                 let first = firstKeys?[bi * s + i] ?? 0
                 let qb = ((bi * hq + h) * s + i) * d
                 var scores = [Double](repeating: -.infinity, count: limit)
-                for j in first..<limit {
+                let hidden = hiddenKeys.map { $0[2 * (bi * s + i)]..<$0[2 * (bi * s + i) + 1] } ?? 0..<0
+                for j in first..<limit where !hidden.contains(j) {
                     let kb = ((bi * hkv + kh) * t + j) * d
                     var dot = 0.0
                     for e in 0..<d { dot += q[qb + e] * k[kb + e] }
@@ -147,7 +148,7 @@ enum Ref {
                 let m = scores.max()!
                 let e = scores.map { Foundation.exp($0 - m) }
                 let sum = e.reduce(0, +)
-                for j in first..<limit {
+                for j in first..<limit where !hidden.contains(j) {
                     let vb = ((bi * hkv + kh) * t + j) * d
                     for x in 0..<d { out[qb + x] += e[j] / sum * v[vb + x] }
                 }

@@ -45,7 +45,7 @@ final class ExampleIsolationTests: XCTestCase {
 
         // Packed and isolated: logits and gradients of the row's weighted loss.
         let packed = TrainableTransformer(configuration: Self.configuration, seed: 5)
-        let packedLogits = packed.logits(forTraining: batch.inputs, firstVisiblePositions: batch.firstVisiblePositions)
+        let packedLogits = packed.logits(forTraining: batch.inputs, layout: batch.isolatedLayout)
         let loss = CrossEntropy.loss(logits: packedLogits, targets: batch.targets[0], weights: batch.weights[0])
         loss.backward()
         let rowLogits = packedLogits.toArray()
@@ -80,6 +80,101 @@ final class ExampleIsolationTests: XCTestCase {
         XCTAssertEqual(Array(open[0..<(41 * v)]), Array(rowLogits[0..<(41 * v)]), "the first example sees nothing before it either way")
         let drift = (41 * v..<(131 * v)).map { abs(open[$0] - rowLogits[$0]) }.max()!
         XCTAssertGreaterThan(drift, 1e-3)
+    }
+
+    /// A conversation of a 30-token prefix (the picture) and turns of 25, 50 and 40 tokens, packed
+    /// after an unrelated 20-token example, with isolated turns: every turn computes what the
+    /// prefix followed by that turn alone computes (logits within 1e-4 abs + 1e-4 rel), and the
+    /// row's gradients are the sum of those examples' (within 1e-4 of the largest entry). Turns
+    /// cross the kernel's 64-query tiles.
+    func testIsolatedTurnsTrainAsEachQuestionAskedAlone() throws {
+        var g = SeededGenerator(seed: 17)
+        func tokens(_ n: Int) -> [Int] { (0..<n).map { _ in Int(g.next() % 39) + 1 } }
+        func weights(_ n: Int) -> [Float] { (0..<n).map { i in i == 0 ? 0 : (g.next() % 3 == 0 ? 0.5 : 1) } }
+        let other = TrainingExample(ids: tokens(20), weights: weights(20))
+        let prefix = tokens(30)
+        let turns = [25, 50, 40].map { n in (ids: tokens(n), weights: weights(n)) }
+        var conversation = TrainingExample(ids: prefix + turns.flatMap(\.ids),
+                                           weights: [Float](repeating: 0, count: 30) + turns.flatMap(\.weights))
+        conversation.turnStarts = [30, 55, 105]
+        let packer = SequencePacker(length: 170, paddingID: 0)
+        let rows = try packer.pack([other, conversation])
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows[0].turnStarts, [50, 75, 125], "turns at row positions")
+        let batch = packer.batches(rows, batchSize: 1)[0]
+        let layout = batch.isolatedLayout
+        XCTAssertEqual(layout.positions?[0][125], 50, "the third turn sits right after the prefix, as the first does")
+
+        let packed = TrainableTransformer(configuration: Self.configuration, seed: 9)
+        let rowLogits = packed.logits(forTraining: batch.inputs, layout: layout)
+        CrossEntropy.loss(logits: rowLogits, targets: batch.targets[0], weights: batch.weights[0]).backward()
+        let packedValues = rowLogits.toArray()
+        let totalWeight = batch.weights[0].reduce(0, +)
+
+        // The unrelated example, then the prefix with each turn, each alone.
+        let alone = TrainableTransformer(configuration: Self.configuration, seed: 9)
+        let v = Self.configuration.vocabularySize
+        var worst: Float = 0
+        let singles: [(TrainingExample, Int, Int)] = [(other, 0, 0)] + turns.enumerated().map { k, turn in
+            (TrainingExample(ids: prefix + turn.ids, weights: [Float](repeating: 0, count: 30) + turn.weights),
+             20 + [30, 55, 105][k], 30)
+        }
+        for (example, rowStart, ownStart) in singles {
+            let inputs = Array(example.ids.dropLast())
+            let logits = alone.logits(forTraining: [inputs])
+            let own = logits.toArray()
+            // The turn's own positions (and for the first turn and the other example, all of them).
+            let from = rowStart == 0 || rowStart == 50 ? 0 : ownStart
+            for i in from..<inputs.count {
+                let r = rowStart - ownStart + i
+                for c in 0..<v {
+                    worst = max(worst, abs(own[i * v + c] - packedValues[r * v + c]) / (1e-4 + 1e-4 * abs(own[i * v + c])))
+                }
+            }
+            let w = Array(example.weights.dropFirst())
+            CrossEntropy.loss(logits: logits, targets: Array(example.ids.dropFirst()), weights: w)
+                .scaled(by: w.reduce(0, +) / totalWeight).backward()
+        }
+        XCTAssertLessThanOrEqual(worst, 1, "every turn's logits within 1e-4 abs + 1e-4 rel of the question asked alone")
+        for (name, parameter) in packed.parameters.sorted(by: { $0.key < $1.key }) {
+            let (a, r) = (parameter.grad!.toArray(), alone.parameters[name]!.grad!.toArray())
+            let scale = r.map(abs).max()!
+            XCTAssertLessThanOrEqual(zip(a, r).map { abs($0 - $1) }.max()!, 1e-4 * scale + 1e-7, "\(name): gradient within 1e-4 of its largest entry")
+        }
+
+        // Without isolated turns the later turns read the earlier ones: the holes matter.
+        let open = packed.logits(forTraining: batch.inputs, layout: AttentionLayout(firstVisibleKeys: layout.firstVisibleKeys)).toArray()
+        let drift = (125 * v..<(165 * v)).map { abs(open[$0] - packedValues[$0]) }.max()!
+        XCTAssertGreaterThan(drift, 1e-3)
+    }
+
+    /// The packer moves turns to row positions, zeroes the weight of every later turn's first
+    /// token (its context, the turn before, is hidden from it), and refuses turns out of order.
+    func testPackerPlacesTurnsAndRefusesBadOnes() throws {
+        var conversation = TrainingExample(ids: Array(1...10), weights: [Float](repeating: 1, count: 10))
+        conversation.turnStarts = [3, 6, 8]
+        let packer = SequencePacker(length: 20, paddingID: 0)
+        let row = try packer.pack([TrainingExample(ids: [1, 2, 3], weights: [0, 1, 1]), conversation])[0]
+        XCTAssertEqual(row.turnStarts, [6, 9, 11])
+        XCTAssertEqual(Array(row.weights[3..<13]), [0, 1, 1, 1, 1, 1, 0, 1, 0, 1], "example start and turns 2-3 unweighted; turn 1 kept")
+        let layout = packer.batches([row], batchSize: 1)[0].isolatedLayout
+        let hidden = layout.hiddenKeys!
+        XCTAssertEqual(Array(hidden[(2 * 8)..<(2 * 9)]), [0, 0], "the first turn hides nothing")
+        XCTAssertEqual(Array(hidden[(2 * 10)..<(2 * 11)]), [6, 9], "the second turn hides the first")
+        XCTAssertEqual(Array(hidden[(2 * 12)..<(2 * 13)]), [6, 11], "the third hides both")
+        XCTAssertEqual(layout.positions![0][9...12], [6, 7, 6, 7])
+        XCTAssertEqual(layout.positions![0][13], 13, "the padding keeps its index")
+        for bad in [[0, 4], [5, 5], [4, 3], [3, 10]] {
+            var e = conversation
+            e.turnStarts = bad
+            XCTAssertThrowsError(try packer.pack([e]), "\(bad)") { error in
+                XCTAssertTrue("\(error)".contains("turns starting at"), "\(error)")
+            }
+        }
+        // A row without turns keeps the plain layout (bit for bit what isolation without turns computes).
+        let plain = packer.batches(try packer.pack([TrainingExample(ids: [1, 2, 3], weights: [0, 1, 1])]), batchSize: 1)[0]
+        XCTAssertNil(plain.isolatedLayout.hiddenKeys)
+        XCTAssertNil(plain.isolatedLayout.positions)
     }
 
     /// The trainer hands the model the packed rows' first visible positions only when asked to,
@@ -119,8 +214,8 @@ final class RecordingModel: NextTokenModel {
     var calls: [[Int32]?] = []
     var parameters: [String: Tensor] { inner.parameters }
 
-    func logits(forTraining inputs: [[Int]], firstVisiblePositions: [Int32]?) -> Tensor {
-        calls.append(firstVisiblePositions)
-        return inner.logits(forTraining: inputs, firstVisiblePositions: firstVisiblePositions)
+    func logits(forTraining inputs: [[Int]], layout: AttentionLayout?) -> Tensor {
+        calls.append(layout?.firstVisibleKeys)
+        return inner.logits(forTraining: inputs, layout: layout)
     }
 }

@@ -22,7 +22,7 @@ struct BigramModel: NextTokenModel {
         self.parameters = parameters.mapValues { $0.to(.float32).copy().requiringGradient() }
     }
 
-    func logits(forTraining inputs: [[Int]], firstVisiblePositions _: [Int32]?) -> Tensor {
+    func logits(forTraining inputs: [[Int]], layout _: AttentionLayout?) -> Tensor {
         let ids = inputs.flatMap { $0 }
         let h = Tensor.embedding(ids, shape: [ids.count], table: parameters["embed.weight"]!)
         return h.linear(weight: parameters["head.weight"]!)

@@ -57,6 +57,48 @@ final class QuestionsPerPictureTests: XCTestCase {
         XCTAssertEqual(answers, try questions.map { try layout.tokenizer.encode($0.answer) })
     }
 
+    /// `--isolate-turns`: the same tokens and weights, with turns marked where each question
+    /// begins (the first right after the picture), so that packed, each question sees
+    /// `BOS <image>` and itself, as the single question example does.
+    func testIsolatedConversationMarksEachQuestion() throws {
+        let sample = try XCTUnwrap(TaskData.questions(.train, count: 20, perPicture: 3).first { $0.followUps.count == 2 })
+        let questions = [sample.question] + sample.followUps
+        let vocabulary = ShapesVocabulary(words: questions.flatMap { ShapesVocabulary.words(of: $0.question + " " + $0.answer) },
+                                          codebookSize: 16)
+        let layout = ShapesSequences(vocabulary: vocabulary)
+        let codes = (0..<64).map { $0 % 16 }
+        let turns = questions.map { ($0.question, $0.answer) }
+        let plain = layout.conversationExample(imageCodes: codes, turns: turns)
+        let isolated = layout.conversationExample(imageCodes: codes, turns: turns, isolatingTurns: true)
+        XCTAssertEqual(isolated.ids, plain.ids)
+        XCTAssertEqual(isolated.weights, plain.weights)
+        XCTAssertTrue(plain.turnStarts.isEmpty)
+        let prefix = 1 + layout.imageTokens(codes).count
+        XCTAssertEqual(isolated.turnStarts.count, 3)
+        XCTAssertEqual(isolated.turnStarts.first, prefix)
+        for (k, question) in questions.enumerated() {
+            let start = isolated.turnStarts[k], end = k + 1 < 3 ? isolated.turnStarts[k + 1] : isolated.ids.count
+            // Each turn, after the shared prefix, is the single question's example past its picture.
+            let alone = layout.questionExample(imageCodes: codes, question: question.question, answer: question.answer)
+            XCTAssertEqual(Array(isolated.ids.prefix(prefix)) + isolated.ids[start..<end], alone.ids, question.question)
+        }
+    }
+
+    /// Isolated turns need several questions per picture and isolated examples: refused by name otherwise.
+    func testRecipeRefusesIsolatedTurnsWithoutAConversation() {
+        for (perPicture, isolating) in [(1, true), (3, false)] {
+            var settings = ShapesRecipe.Settings.smoke
+            settings.questionsPerPicture = perPicture
+            settings.isolatesExamples = isolating
+            settings.isolatesTurns = true
+            let folder = temporaryFolder("isolated-turns-refused")
+            XCTAssertThrowsError(try ShapesRecipe(settings: settings, log: { _ in }).run(output: folder)) { error in
+                XCTAssertTrue("\(error)".contains("--questions-per-picture above 1 and isolated examples"), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path))
+        }
+    }
+
     /// A model that answers from its description reads its questions as text, so follow-ups about
     /// the picture would be dropped unseen: the recipe refuses the pair by name, writing nothing.
     func testRecipeRefusesFollowUpsForAModelThatReadsItsDescription() {
@@ -81,5 +123,8 @@ final class QuestionsPerPictureTests: XCTestCase {
         settings.questionsPerPicture = 4
         XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(settings),
                        "emu train --recipe shapes --seed 0 --questions 4200 --questions-per-picture 4")
+        settings.isolatesTurns = true
+        XCTAssertEqual(ShapesCheckpointWriter.recipeCommand(settings),
+                       "emu train --recipe shapes --seed 0 --questions 4200 --questions-per-picture 4 --isolate-turns")
     }
 }

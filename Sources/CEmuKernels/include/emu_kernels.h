@@ -87,12 +87,14 @@ void emu_im2col(const emu_conv_geometry *g, const float *x, long p0, long count,
 void emu_col2im(const emu_conv_geometry *g, const float *cols, long p0, long count, float *dx);
 
 /* ---- attention: q [B,Hq,S,D], k,v [B,Hkv,T,D]; query i at absolute position T-S+i ----
-   key_start: NULL, or [B,S] ints, the first key each query may see (examples packed in a row). */
+   key_start: NULL, or [B,S] ints, the first key each query may see (examples packed in a row).
+   key_hole: NULL, or [B,S,2] ints, a range start..<end of keys hidden from each query (turns of a
+   packed conversation that see the shared picture, not the turns before them); start == end: none. */
 void emu_attention(const float *q, const float *k, const float *v, float *out, const int *key_start,
-                   long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
+                   const int *key_hole, long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
 /// Gradients dq (same shape as q), dk, dv (same shape as k); all overwritten.
 void emu_attention_backward(const float *q, const float *k, const float *v, const float *dout,
-                            float *dq, float *dk, float *dv, const int *key_start,
+                            float *dq, float *dk, float *dv, const int *key_start, const int *key_hole,
                             long batch, long hq, long hkv, long s, long t, long d, int causal, float scale);
 
 /* ---- OpenBLAS, loaded at run time for comparisons (never required) ---- */
