@@ -13,7 +13,8 @@ public struct TrainingExample: Sendable, Equatable {
     /// Where turns begin that each see only what precedes the first of them and themselves (a
     /// conversation's questions about one picture, each as if asked alone); empty: the example
     /// is one sequence. Increasing, after position 0. In a packed row, row positions of every
-    /// example's turns. Honored when the trainer isolates examples.
+    /// example's turns. Honored when the trainer isolates examples; the packer leaves every later
+    /// turn's first token unweighted either way.
     public var turnStarts: [Int] = []
 
     public init(ids: [Int], weights: [Float], noisable: [Bool] = []) {
@@ -42,9 +43,9 @@ public struct PackedBatch: Sendable, Equatable {
     /// Tokens that carry weight (what tokens/s counts).
     public var supervisedTokenCount: Int { weights.reduce(0) { $0 + $1.filter { $0 > 0 }.count } }
 
-    /// Per input position (row-major), the first position it may attend to: the start of the
-    /// example it belongs to, so that packed examples do not see one another.
-    /// What each position may attend to when examples (and their turns) are isolated.
+    /// What each position may attend to when examples (and their turns) are isolated: each turn
+    /// after an example's first hides the turns before it and takes the RoPE positions it would
+    /// have right after the shared prefix.
     public var isolatedLayout: AttentionLayout {
         let turns = turnStarts.contains { !$0.isEmpty }
         guard turns else { return AttentionLayout(firstVisibleKeys: firstVisiblePositions) }
@@ -70,6 +71,8 @@ public struct PackedBatch: Sendable, Equatable {
         return AttentionLayout(firstVisibleKeys: firstVisiblePositions, hiddenKeys: hidden, positions: positions)
     }
 
+    /// Per input position (row-major), the first position it may attend to: the start of the
+    /// example it belongs to, so that packed examples do not see one another.
     public var firstVisiblePositions: [Int32] {
         inputs.indices.flatMap { r -> [Int32] in
             var out = [Int32](repeating: 0, count: length)

@@ -30,15 +30,20 @@ final class QuestionsPerPictureTests: XCTestCase {
         XCTAssertGreaterThan(asked, 200 * 3 * 9 / 10)
     }
 
-    /// The conversation is the first question's example followed by the other turns; only the
-    /// answers and the EOS closing each carry weight, and the weighted tokens read back as the answers.
-    func testConversationWeighsOnlyTheAnswers() throws {
+    /// A picture asked three questions, a vocabulary of their words, and the picture's codes.
+    func threeQuestionsAboutOnePicture() throws -> (QuestionSample, [VisualQuestion], ShapesSequences, [Int]) {
         let sample = try XCTUnwrap(TaskData.questions(.train, count: 20, perPicture: 3).first { $0.followUps.count == 2 })
         let questions = [sample.question] + sample.followUps
         let vocabulary = ShapesVocabulary(words: questions.flatMap { ShapesVocabulary.words(of: $0.question + " " + $0.answer) },
                                           codebookSize: 16)
-        let layout = ShapesSequences(vocabulary: vocabulary)
-        let codes = (0..<64).map { $0 % 16 }
+        return (sample, questions, ShapesSequences(vocabulary: vocabulary), (0..<64).map { $0 % 16 })
+    }
+
+    /// The conversation is the first question's example followed by the other turns; only the
+    /// answers and the EOS closing each carry weight, and the weighted tokens read back as the answers.
+    func testConversationWeighsOnlyTheAnswers() throws {
+        let (sample, questions, layout, codes) = try threeQuestionsAboutOnePicture()
+        let vocabulary = layout.vocabulary
         let conversation = layout.conversationExample(imageCodes: codes, turns: questions.map { ($0.question, $0.answer) })
         let first = layout.questionExample(imageCodes: codes, question: sample.question.question, answer: sample.question.answer)
         XCTAssertEqual(Array(conversation.ids.prefix(first.ids.count)), first.ids)
@@ -61,12 +66,7 @@ final class QuestionsPerPictureTests: XCTestCase {
     /// begins (the first right after the picture), so that packed, each question sees
     /// `BOS <image>` and itself, as the single question example does.
     func testIsolatedConversationMarksEachQuestion() throws {
-        let sample = try XCTUnwrap(TaskData.questions(.train, count: 20, perPicture: 3).first { $0.followUps.count == 2 })
-        let questions = [sample.question] + sample.followUps
-        let vocabulary = ShapesVocabulary(words: questions.flatMap { ShapesVocabulary.words(of: $0.question + " " + $0.answer) },
-                                          codebookSize: 16)
-        let layout = ShapesSequences(vocabulary: vocabulary)
-        let codes = (0..<64).map { $0 % 16 }
+        let (_, questions, layout, codes) = try threeQuestionsAboutOnePicture()
         let turns = questions.map { ($0.question, $0.answer) }
         let plain = layout.conversationExample(imageCodes: codes, turns: turns)
         let isolated = layout.conversationExample(imageCodes: codes, turns: turns, isolatingTurns: true)
