@@ -196,11 +196,8 @@ struct TrainRecipeCommand: ParsableCommand {
                 guard (1...8).contains(questionsPerPicture) else { throw UserError("--questions-per-picture must be 1 to 8, not \(questionsPerPicture)") }
                 settings.questionsPerPicture = questionsPerPicture
             }
-            if isolateTurns {
-                guard (questionsPerPicture ?? 1) > 1 else { throw UserError("--isolate-turns isolates the questions of one conversation: give --questions-per-picture above 1") }
-                guard isolateExamples != false else { throw UserError("--isolate-turns goes with isolated examples: drop --no-isolate-examples") }
-                settings.isolatesTurns = true
-            }
+            // The recipe refuses isolated turns without a conversation or isolated examples.
+            if isolateTurns { settings.isolatesTurns = true }
             if locateThenAct { settings.locateBeforeActing = true }
             if listObjects {
                 guard locateThenAct else { throw UserError("--list-objects goes with --locate-then-act") }
